@@ -1,0 +1,306 @@
+"""GradientApplyRecommendationOperator: write the latest Gradient recommendation into a
+Databricks job's cluster, so that the ``DatabricksRunNowOperator`` after it runs on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_gradient.exceptions import (
+    AutoApplyConflictError,
+    DatabricksJobError,
+    NoRecommendationError,
+    ReadBackMismatchError,
+    UnsupportedPathError,
+)
+from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_gradient.guardrails import GuardRails
+    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+    from airflow_gradient.hooks.gradient import GradientHook
+
+RUN_NOW = "DatabricksRunNowOperator"
+IF_NO_RECOMMENDATION = ("skip", "fail")
+
+
+class GradientApplyRecommendationOperator(BaseOperator):
+    """Apply the project's newest SUCCESS recommendation to the Databricks job's cluster.
+
+    Place it right before ``DatabricksRunNowOperator``: ``jobs/run-now`` has no cluster
+    override, so the recommendation must be in the saved job when the run starts. The cluster
+    is located, merged, validated and checked against the guard rails before anything is
+    written; an unchanged cluster is not written at all, so re-runs are idempotent.
+
+    :param project_id: Gradient project id (templated).
+    :param job_id: Databricks job id (templated). With ``job_name`` absent too, both are taken
+        from the single downstream ``DatabricksRunNowOperator``.
+    :param job_name: Databricks job name (templated), looked up when ``job_id`` is not given.
+    :param cluster_key: which cluster of the job to tune (templated): a ``job_cluster_key``,
+        a ``task_key``, or ``job_clusters/<key>`` / ``tasks/<key>``. Default: the cluster tagged
+        ``sync:project-id``, else the project's ``cluster_path``, else the job's only cluster.
+    :param gradient_conn_id: connection of type ``gradient``.
+    :param databricks_conn_id: connection of type ``databricks``.
+    :param dry_run: compute and log the diff, write nothing.
+    :param guard_rails: a :class:`~airflow_gradient.guardrails.GuardRails` or a dict of its
+        fields; a recommendation that breaks one is refused, listing every violation.
+    :param if_no_recommendation: ``"skip"`` (leave the job as it is and succeed, so the run
+        goes ahead on the current cluster) or ``"fail"``.
+    :param allow_auto_apply_conflict: apply even when the project has ``auto_apply_recs`` on
+        (then Gradient applies recommendations too, and the two race).
+    :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
+    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
+        ``retry_delay``, ``timeout_seconds``, ...).
+    """
+
+    template_fields: Sequence[str] = ("project_id", "job_id", "job_name", "cluster_key")
+    operator_extra_links = (GradientProjectLink(), DatabricksJobLink())
+    ui_color = "#7B61FF"
+    ui_fgcolor = "#fff"
+
+    def __init__(
+        self,
+        *,
+        project_id: str,
+        job_id: int | str | None = None,
+        job_name: str | None = None,
+        cluster_key: str | None = None,
+        gradient_conn_id: str = "gradient_default",
+        databricks_conn_id: str = "databricks_default",
+        dry_run: bool = False,
+        guard_rails: GuardRails | Mapping[str, Any] | None = None,
+        if_no_recommendation: str = "skip",
+        allow_auto_apply_conflict: bool = False,
+        gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_hook_params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_no_recommendation not in IF_NO_RECOMMENDATION:
+            raise ValueError(
+                f"{self.task_id}: if_no_recommendation must be one of {IF_NO_RECOMMENDATION}, "
+                f"not {if_no_recommendation!r}."
+            )
+        if job_id is not None and job_name is not None:
+            raise ValueError(f"{self.task_id}: give job_id or job_name, not both.")
+        self.project_id = project_id
+        self.job_id = job_id
+        self.job_name = job_name
+        self.cluster_key = cluster_key
+        self.gradient_conn_id = gradient_conn_id
+        self.databricks_conn_id = databricks_conn_id
+        self.dry_run = dry_run
+        self.guard_rails = guard_rails
+        self.if_no_recommendation = if_no_recommendation
+        self.allow_auto_apply_conflict = allow_auto_apply_conflict
+        self.gradient_hook_params = dict(gradient_hook_params or {})
+        self.databricks_hook_params = dict(databricks_hook_params or {})
+
+    @cached_property
+    def gradient_hook(self) -> GradientHook:
+        """Hook for the Gradient API."""
+        from airflow_gradient.hooks.gradient import GradientHook
+
+        return GradientHook(self.gradient_conn_id, **self.gradient_hook_params)
+
+    @cached_property
+    def databricks_hook(self) -> DatabricksJobsHook:
+        """Hook for the Databricks Jobs API."""
+        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+
+        return DatabricksJobsHook(
+            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_gradient.cluster import (
+            diff_cluster,
+            format_diff,
+            locate_cluster,
+            merge_recommendation,
+            update_settings_for,
+            validate_cluster_spec,
+        )
+        from airflow_gradient.guardrails import GuardRails, check_guard_rails
+        from airflow_gradient.recommendation import format_metrics, parse_recommendation
+
+        self._refuse_unsupported_downstream()
+        rails = GuardRails.from_value(self.guard_rails)
+        job_id, job_name = self._job_reference(context)
+
+        project, latest, job = self._read_everything(job_id, job_name)
+        job_id = int(job["job_id"])
+        self._refuse_auto_apply(project)
+        self._persist_links(context, job_id)
+
+        if latest is None:
+            return self._no_recommendation(job_id)
+        rec = parse_recommendation(latest, project_id=self.project_id)
+        settings = job["settings"]
+        where = f"project {self.project_id}, Databricks job {job_id}"
+        location = locate_cluster(
+            settings,
+            job_id=job_id,
+            project_id=self.project_id,
+            cluster_path=project.get("cluster_path") or None,
+            cluster_key=self.cluster_key or None,
+        )
+        where = f"{where}, cluster {location.path}"
+        merged = merge_recommendation(location.spec, rec.configuration)
+        validate_cluster_spec(merged, where=where)
+        check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
+        changes = diff_cluster(location.spec, merged)
+
+        self.log.info(
+            "Recommendation %s (phase %s) for %s chosen because %s; predicted: %s",
+            rec.id,
+            rec.phase or "unknown",
+            where,
+            location.reason,
+            format_metrics(rec.metrics),
+        )
+        self.log.info("Changes to %s:\n%s", location.path, format_diff(changes))
+
+        applied = False
+        if self.dry_run:
+            self.log.info("Dry run: job %s left unchanged.", job_id)
+        elif not changes:
+            self.log.info("Job %s already runs recommendation %s: nothing to write.", job_id, rec.id)
+        else:
+            self.databricks_hook.update_job_settings(
+                job_id, update_settings_for(settings, location, merged)
+            )
+            self._check_read_back(job_id, location.path, merged, where)
+            applied = True
+            self.log.info("Applied recommendation %s to %s.", rec.id, where)
+
+        return {
+            "applied": applied,
+            "dry_run": self.dry_run,
+            "job_id": job_id,
+            "cluster_key": location.key,
+            "cluster_path": location.path,
+            "recommendation_id": rec.id,
+            "phase": rec.phase,
+            "changes": changes,
+            "previous_cluster": location.spec,
+            "new_cluster": merged,
+            "metrics": rec.metrics,
+        }
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _refuse_unsupported_downstream(self) -> None:
+        from airflow_gradient.policies import downstream_findings
+
+        findings = downstream_findings(self, self.get_direct_relatives(upstream=False))
+        if findings:
+            raise UnsupportedPathError(" ".join(findings))
+
+    def _job_reference(self, context: Context) -> tuple[int | str | None, str | None]:
+        """``job_id``/``job_name`` from the arguments, else from the downstream run-now task."""
+        if self.job_id not in (None, "") or self.job_name:
+            return self.job_id, self.job_name
+        from airflow_gradient.policies import is_instance_of
+
+        run_now = [
+            t for t in self.get_direct_relatives(upstream=False) if is_instance_of(t, RUN_NOW)
+        ]
+        if len(run_now) != 1:
+            raise DatabricksJobError(
+                f"{self.task_id}: no job_id or job_name given, and {len(run_now)} downstream "
+                f"{RUN_NOW} tasks to take it from (need exactly one). Pass job_id= or job_name=."
+            )
+        task = run_now[0]
+        json = self.render_template(getattr(task, "json", None) or {}, context)
+        job_id = self.render_template(task.job_id, context) or json.get("job_id")
+        job_name = self.render_template(task.job_name, context) or json.get("job_name")
+        if job_id in (None, "") and not job_name:
+            raise DatabricksJobError(
+                f"{self.task_id}: downstream task {task.task_id!r} names no job_id or job_name."
+            )
+        self.log.info("Job taken from downstream task %s.", task.task_id)
+        return job_id, job_name
+
+    def _read_everything(
+        self, job_id: int | str | None, job_name: str | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+        """Project, newest SUCCESS recommendation and the whole job, read concurrently."""
+        gradient, databricks = self.gradient_hook, self.databricks_hook
+
+        def read_job() -> dict[str, Any]:
+            resolved = databricks.resolve_job_id(job_id=job_id, job_name=job_name)
+            return databricks.get_job(resolved)
+
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gradient-read") as pool:
+            project = pool.submit(gradient.get_project, self.project_id)
+            latest = pool.submit(gradient.get_latest_recommendation, self.project_id)
+            job = pool.submit(read_job)
+            return project.result(), latest.result(), job.result()
+
+    def _refuse_auto_apply(self, project: Mapping[str, Any]) -> None:
+        if not project.get("auto_apply_recs"):
+            return
+        if self.allow_auto_apply_conflict:
+            self.log.warning(
+                "Project %s has auto_apply_recs on: Gradient applies recommendations itself too. "
+                "Going ahead because allow_auto_apply_conflict=True.",
+                self.project_id,
+            )
+            return
+        raise AutoApplyConflictError(
+            f"Project {self.project_id} has auto_apply_recs on: Gradient applies each "
+            "recommendation itself after a run, and this task would race it. Turn auto-apply off "
+            "in Gradient (PUT /v1/projects/{id} {\"auto_apply_recs\": false}) to let Airflow "
+            "apply, or pass allow_auto_apply_conflict=True."
+        )
+
+    def _no_recommendation(self, job_id: int) -> dict[str, Any]:
+        message = (
+            f"Project {self.project_id} has no SUCCESS recommendation yet; Databricks job "
+            f"{job_id} is left as it is."
+        )
+        if self.if_no_recommendation == "fail":
+            raise NoRecommendationError(
+                f"{message} Wait for one with GradientRecommendationSensor, or pass "
+                "if_no_recommendation='skip'."
+            )
+        self.log.info("%s The run goes ahead on the current cluster.", message)
+        return {
+            "applied": False,
+            "dry_run": self.dry_run,
+            "job_id": job_id,
+            "cluster_key": None,
+            "cluster_path": None,
+            "recommendation_id": None,
+            "phase": None,
+            "changes": [],
+            "previous_cluster": None,
+            "new_cluster": None,
+            "metrics": {},
+        }
+
+    def _check_read_back(
+        self, job_id: int, path: str, expected: Mapping[str, Any], where: str
+    ) -> None:
+        from airflow_gradient.cluster import cluster_spec_at, diff_cluster, format_diff
+
+        actual = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
+        if actual != expected:
+            raise ReadBackMismatchError(
+                f"After jobs/update, {where} does not hold the spec that was written (another "
+                "writer, or Databricks changed it). Check the job before the next run. "
+                f"Differences (written → found):\n{format_diff(diff_cluster(expected, actual or {}))}"
+            )
+
+    def _persist_links(self, context: Context, job_id: int) -> None:
+        GradientProjectLink.persist(
+            context, gradient_project_url(self.gradient_hook.credentials.base_url, self.project_id)
+        )
+        DatabricksJobLink.persist(context, self.databricks_hook._endpoint_url(f"jobs/{job_id}"))
