@@ -95,6 +95,10 @@ class GuardRailViolationError(GradientError):
         self.violations = violations
 
 
+class InvalidGuardRailsError(GradientError):
+    """The ``guard_rails`` argument has an unknown key or a value of the wrong type."""
+
+
 # --- Airflow wiring and Databricks ---------------------------------------------------------
 
 
