@@ -11,15 +11,18 @@ Gradient project tunes, merges the recommendation, checks it (``guard_rails``), 
 it leaves the job alone and the run goes ahead on the current cluster.
 
 Connections: ``gradient_default`` (type ``gradient``: host = API URL, login = API key ID,
-password = API key secret) and ``databricks_default``. Set ``project_id`` and ``job_id`` below
-(or when triggering, as run conf).
+password = API key secret) and ``databricks_default``. The project and job ids come from the
+Airflow Variables ``gradient_project_id`` and ``databricks_job_id`` (rendered at run time, so
+parsing the DAG reads nothing); put literal ids there instead if you prefer. DAG-level
+``params`` are avoided on purpose: ``DatabricksRunNowOperator`` forwards them to the job as
+``job_parameters``.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 
@@ -29,19 +32,15 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     tags=["gradient", "databricks"],
-    params={
-        "project_id": Param("your-gradient-project-id", type="string"),
-        "job_id": Param(0, type="integer", description="Databricks job id"),
-    },
 ) as dag:
     apply_recommendation = GradientApplyRecommendationOperator(
         task_id="apply_recommendation",
-        project_id="{{ params.project_id }}",
+        project_id="{{ var.value.gradient_project_id }}",
         guard_rails={"max_workers": 32, "allowed_availability": ["SPOT_WITH_FALLBACK", "ON_DEMAND"]},
     )
     run_job = DatabricksRunNowOperator(
         task_id="run_job",
-        job_id="{{ params.job_id }}",
+        job_id="{{ var.value.databricks_job_id }}",
         polling_period_seconds=5,
     )
     apply_recommendation >> run_job

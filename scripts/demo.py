@@ -36,18 +36,21 @@ def airflow_env(home: Path, dags: Path, connections: dict[str, str]) -> dict[str
     return env
 
 
-def run_dag(env: dict[str, str], conf: dict[str, Any], dag_id: str = DAG_ID) -> int:
-    """``airflow db migrate`` then ``airflow dags test``; returns the exit status."""
+def run_dag(env: dict[str, str], log: Path, dag_id: str = DAG_ID) -> int:
+    """``airflow db migrate`` then ``airflow dags test``, output to ``log``; the exit status."""
     airflow = str(Path(sys.executable).with_name("airflow"))
-    migrate = subprocess.run(
-        [airflow, "db", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    if migrate.returncode != 0:
-        print(migrate.stdout[-4000:], migrate.stderr[-4000:], sep="\n", file=sys.stderr)
-        return migrate.returncode
-    return subprocess.run(
-        [airflow, "dags", "test", dag_id, "-c", json.dumps(conf)], env=env, check=False
-    ).returncode
+    with log.open("w") as out:
+        for argv in ([airflow, "db", "migrate"], [airflow, "dags", "test", dag_id]):
+            print(f"$ airflow {' '.join(argv[1:])}", flush=True)
+            status = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+            if status.returncode != 0:
+                return status.returncode
+    return 0
+
+
+def show_tail(log: Path, lines: int = 60) -> None:
+    """The end of the Airflow output, for a failed run."""
+    print("".join(log.read_text().splitlines(keepends=True)[-lines:]), file=sys.stderr)
 
 
 def cluster_table(before: dict[str, Any], after: dict[str, Any]) -> str:
@@ -69,9 +72,13 @@ def main() -> int:
         print(f"Seeded job {job_id}, project {project_id}, recommendation {seeded['recommendation_id']}")
 
         env = airflow_env(Path(tmp), ROOT / "example_dags", sb.connections())
-        status = run_dag(env, {"project_id": project_id, "job_id": job_id})
+        env["AIRFLOW_VAR_GRADIENT_PROJECT_ID"] = project_id
+        env["AIRFLOW_VAR_DATABRICKS_JOB_ID"] = str(job_id)
+        log = Path(tmp) / "airflow.log"
+        status = run_dag(env, log)
         if status != 0:
-            print(f"\nDEMO FAILED: airflow dags test exited {status}", file=sys.stderr)
+            show_tail(log)
+            print(f"\nDEMO FAILED: airflow exited {status}", file=sys.stderr)
             return status
 
         after = sb.databricks.get_job(job_id)["settings"]["job_clusters"][0]["new_cluster"]

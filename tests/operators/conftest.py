@@ -1,0 +1,111 @@
+"""Operator tests run the real operators with real hooks against the sandbox over sockets."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_gradient.sandbox import Sandbox
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+PROJECT_ID = "11111111-2222-4333-8444-555555555555"
+
+
+def load_fixture(kind: str, name: str) -> Any:
+    return json.loads((FIXTURES / kind / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def job_settings(name: str) -> dict[str, Any]:
+    """Settings of a jobs/ fixture, without notification destinations the sandbox lacks."""
+    settings = copy.deepcopy(load_fixture("jobs", name)["settings"])
+    settings.pop("webhook_notifications", None)
+    return settings
+
+
+def configuration(name: str) -> dict[str, Any]:
+    """The configuration of a recommendations/ fixture."""
+    return copy.deepcopy(load_fixture("recommendations", name)["result"]["recommendation"]["configuration"])
+
+
+class FakeTaskInstance:
+    """Collects what the operator pushes to XCom besides its return value (the links)."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+@pytest.fixture(scope="module")
+def module_sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The module's sandbox with its connections in the environment and a clean slate."""
+    for name, value in module_sandbox.connections().items():
+        monkeypatch.setenv(name, value)
+    module_sandbox.faults.clear()
+    module_sandbox.clear_requests()
+    yield module_sandbox
+    module_sandbox.faults.clear()
+
+
+@pytest.fixture
+def make_target(sb: Sandbox) -> Callable[..., tuple[int, str]]:
+    """``make_target(job="shared_job_cluster", rec="aws_fixed_success", ...)`` → (job_id, project_id).
+
+    A new job from a fixture, a project for it (``PROJECT_ID`` unless it is taken: the
+    recommendation's sync tags are rewritten to the project used), and the recommendation.
+    """
+
+    def make(
+        job: str = "shared_job_cluster",
+        rec: str | None = "aws_fixed_success",
+        *,
+        cluster_path: str | None = None,
+        auto_apply_recs: bool = False,
+        phase: str = "OPTIMIZING",
+    ) -> tuple[int, str]:
+        job_id = sb.databricks.create_job(job_settings(job))
+        project = sb.gradient.create_project(
+            job_id=job_id, cluster_path=cluster_path, auto_apply_recs=auto_apply_recs
+        )
+        if rec is not None:
+            config = configuration(rec)
+            config.get("custom_tags", {}).pop("sync:recommendation-id", None)
+            config.get("custom_tags", {})["sync:project-id"] = project["id"]
+            sb.gradient.add_recommendation(project["id"], config, state="SUCCESS", phase=phase)
+        sb.clear_requests()
+        return job_id, project["id"]
+
+    return make
+
+
+@pytest.fixture
+def run_apply() -> Callable[..., dict[str, Any]]:
+    """Build the apply operator in a DAG (with optional downstream tasks) and execute it."""
+
+    def run(*, downstream: Callable[[], list[Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+        from airflow.sdk import DAG
+
+        from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
+
+        with DAG(dag_id="test_apply", schedule=None):
+            op = GradientApplyRecommendationOperator(task_id="apply", **kwargs)
+            for task in downstream() if downstream else []:
+                op >> task
+        ti = FakeTaskInstance()
+        result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[arg-type]
+        result["_links"] = ti.pushed
+        return result
+
+    return run
