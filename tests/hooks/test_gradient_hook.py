@@ -1,0 +1,232 @@
+"""GradientHook against the sandbox over real sockets: auth, retries, envelopes, paging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_gradient.exceptions import (
+    GradientApiError,
+    GradientAuthError,
+    GradientTransportError,
+    GradientUnexpectedResponseError,
+)
+from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
+from airflow_gradient.sandbox import Sandbox
+
+TOKEN = "/v1/auth/token"
+
+
+@pytest.fixture
+def sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        for name, value in sandbox.connections().items():
+            monkeypatch.setenv(name, value)
+        TOKEN_CACHE.clear()
+        yield sandbox
+    TOKEN_CACHE.clear()
+
+
+def hook(**kwargs: float) -> GradientHook:
+    params = {"retry_delay": 0.01, "timeout": 2.0, **kwargs}
+    return GradientHook(**params)  # type: ignore[arg-type]
+
+
+def calls(sb: Sandbox, path: str | None = None) -> list[tuple[str, str, int]]:
+    return [
+        (r.method, r.path, r.status)
+        for r in sb.requests
+        if r.service == "gradient" and (path is None or r.path == path)
+    ]
+
+
+def test_token_is_fetched_once_and_shared_by_hooks(sb: Sandbox) -> None:
+    assert hook().get_products() == ["aws-databricks", "azure-databricks"]
+    hook().get_products()
+    assert calls(sb) == [
+        ("POST", TOKEN, 200),
+        ("GET", "/v1/projects/products", 200),
+        ("GET", "/v1/projects/products", 200),
+    ]
+
+
+def test_expired_token_is_renewed_once_and_the_call_repeated(sb: Sandbox) -> None:
+    h = hook()
+    h.get_products()
+    sb.gradient.expire_tokens()
+    sb.clear_requests()
+    assert h.get_products()
+    assert calls(sb) == [
+        ("GET", "/v1/projects/products", 401),
+        ("POST", TOKEN, 200),
+        ("GET", "/v1/projects/products", 200),
+    ]
+
+
+def test_a_second_401_is_a_credentials_error(sb: Sandbox) -> None:
+    h = hook()
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=401, times=2)
+    with pytest.raises(GradientAuthError, match="gradient_default"):
+        h.get_products()
+    assert [c[2] for c in calls(sb, "/v1/projects/products")] == [200, 401, 401]
+
+
+def test_wrong_key_is_final_and_names_the_connection_not_the_secret(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])
+    conn["password"] = "wrong-secret-value-123"
+    monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", json.dumps(conn))
+    with pytest.raises(GradientAuthError) as err:
+        hook().get_products()
+    assert "gradient_default" in str(err.value)
+    assert "wrong-secret-value-123" not in str(err.value)
+    assert err.value.status == 401
+    assert calls(sb) == [("POST", TOKEN, 401)]
+
+
+def test_two_503s_then_success_on_a_read(sb: Sandbox) -> None:
+    h = hook()
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=503, times=2)
+    assert h.get_products()
+    assert [c[2] for c in calls(sb, "/v1/projects/products")] == [200, 503, 503, 200]
+
+
+def test_429_retry_after_is_honoured(sb: Sandbox) -> None:
+    h = hook(retry_delay=5.0)  # only Retry-After can make this fast
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=0, times=1)
+    assert h.get_products()
+    assert [c[2] for c in calls(sb, "/v1/projects/products")] == [200, 429, 200]
+
+
+def test_permanent_500_gives_up_after_the_retry_limit(sb: Sandbox) -> None:
+    h = hook(retry_limit=3)
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=500, times=10)
+    with pytest.raises(GradientApiError) as err:
+        h.get_products()
+    assert err.value.status == 500
+    assert [c[2] for c in calls(sb, "/v1/projects/products")] == [200, 500, 500, 500]
+
+
+def test_retry_after_beyond_the_time_bound_stops_at_once(sb: Sandbox) -> None:
+    h = hook(total_timeout=1.0)
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=600, times=3)
+    with pytest.raises(GradientApiError) as err:
+        h.get_products()
+    assert err.value.status == 429
+    assert [c[2] for c in calls(sb, "/v1/projects/products")] == [200, 429]
+
+
+def test_timeout_and_dropped_connection_are_retried_on_reads(sb: Sandbox) -> None:
+    h = hook(timeout=0.3)
+    h.get_products()
+    slow = sb.faults.inject("gradient", "GET", "/v1/projects/products", delay=1.0, times=1)
+    dropped = sb.faults.inject(
+        "gradient", "GET", "/v1/projects/products", drop_connection=True, times=1
+    )
+    assert h.get_products() == ["aws-databricks", "azure-databricks"]
+    assert slow.remaining == 0 and dropped.remaining == 0  # both were hit, then a third try
+
+
+def test_unreachable_host_is_a_transport_error(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])
+    conn["host"] = "http://127.0.0.1:9"  # discard port: nothing listens
+    monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", json.dumps(conn))
+    with pytest.raises(GradientTransportError, match="could not be reached"):
+        hook(retry_limit=2).get_products()
+
+
+def test_post_recommendation_is_never_retried(sb: Sandbox) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project = sb.gradient.create_project(job_id=job_id)
+    path = f"/v1/projects/{project['id']}/recommendations"
+    h = hook()
+    h.get_products()
+    sb.faults.inject("gradient", "POST", path, status=503, times=1)
+    with pytest.raises(GradientApiError):
+        h.request_recommendation(project["id"])
+    assert [c for c in calls(sb, path) if c[0] == "POST"] == [("POST", path, 503)]
+
+
+def test_request_recommendation_returns_the_new_id(sb: Sandbox) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project = sb.gradient.create_project(job_id=job_id)
+    rec_id = hook().request_recommendation(project["id"])
+    assert hook().get_recommendation(project["id"], rec_id)["state"] == "PENDING"
+
+
+def test_error_envelope_keeps_code_message_and_status(sb: Sandbox) -> None:
+    with pytest.raises(GradientApiError) as err:
+        hook().get_project("00000000-0000-4000-8000-000000000000")
+    assert err.value.status == 404
+    assert err.value.code == "Project Not Found"
+    assert "00000000-0000-4000-8000-000000000000" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (200, "<html><body>proxy</body></html>"),
+        (200, "{not json"),
+        (200, {"results": []}),
+        (502, "<html>Bad gateway</html>"),
+    ],
+)
+def test_replies_that_are_not_envelopes_are_reported(
+    sb: Sandbox, status: int, body: object
+) -> None:
+    h = hook(retry_limit=1)
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=status, body=body)  # type: ignore[arg-type]
+    with pytest.raises(GradientUnexpectedResponseError, match=f"HTTP {status}") as err:
+        h.get_products()
+    assert "Gradient API" in str(err.value)
+
+
+def test_latest_recommendation_pages_past_other_states(sb: Sandbox) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project_id = sb.gradient.create_project(job_id=job_id)["id"]
+    wanted = sb.gradient.add_recommendation(
+        project_id, {"num_workers": 2}, state="SUCCESS", created_at="2026-01-01T00:00:00Z"
+    )
+    for day in range(2, 9):
+        sb.gradient.add_recommendation(
+            project_id, state="FAILURE", error="x", created_at=f"2026-01-0{day}T00:00:00Z"
+        )
+    h = hook()
+    found = h.get_latest_recommendation(project_id, per_page=3)
+    assert found is not None and found["id"] == wanted
+    pages = [r.query for r in sb.requests if r.path.endswith("/recommendations")]
+    assert len(pages) == 3
+    assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
+
+
+def test_test_connection_reports_both_outcomes(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    ok, message = hook().test_connection()
+    assert ok and "aws-databricks" in message
+    conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])
+    conn["login"] = "unknown-key"
+    monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", json.dumps(conn))
+    ok, message = hook().test_connection()
+    assert not ok and "refused the API key" in message
+
+
+async def test_async_twins_share_the_token_and_parse_the_same(sb: Sandbox) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project_id = sb.gradient.create_project(job_id=job_id)["id"]
+    rec_id = sb.gradient.add_recommendation(project_id, {"num_workers": 2}, state="SUCCESS")
+    h = hook()
+    h.get_products()
+    sb.clear_requests()
+    items = await h.alist_recommendations(project_id)
+    rec = await h.aget_recommendation(project_id, rec_id)
+    await h.aclose()
+    assert [i["id"] for i in items] == [rec_id] and rec["state"] == "SUCCESS"
+    assert all(path != TOKEN for _, path, _ in calls(sb))
