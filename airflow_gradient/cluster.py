@@ -620,6 +620,22 @@ def diff_cluster(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[di
     return [{"path": format_path(keys), "before": old, "after": new} for keys, old, new in changes]
 
 
+def read_back_differences(
+    written: Mapping[str, Any], found: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """What ``found`` (the job's cluster, read back) lacks of ``written`` (the spec sent).
+
+    Fields only ``found`` has are defaults Databricks may add and do not count; a written value
+    that is missing or different does, and so does any difference in sizing (``num_workers``,
+    ``autoscale``), where an extra field would mean a second sizing form.
+    """
+    return [
+        change
+        for change in diff_cluster(written, found)
+        if change["before"] is not None or change["path"] in SIZING_FIELDS
+    ]
+
+
 _ABSENT = "(absent)"
 _MAX_COLUMN = 48
 

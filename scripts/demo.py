@@ -42,7 +42,9 @@ def run_dag(env: dict[str, str], log: Path, dag_id: str = DAG_ID) -> int:
     with log.open("w") as out:
         for argv in ([airflow, "db", "migrate"], [airflow, "dags", "test", dag_id]):
             print(f"$ airflow {' '.join(argv[1:])}", flush=True)
-            status = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+            status = subprocess.run(
+                argv, env=env, stdout=out, stderr=subprocess.STDOUT, check=False
+            )
             if status.returncode != 0:
                 return status.returncode
     return 0
@@ -69,7 +71,10 @@ def main() -> int:
         job_id, project_id = seeded["job_id"], seeded["project_id"]
         before = sb.databricks.get_job(job_id)["settings"]["job_clusters"][0]["new_cluster"]
         print(f"Sandbox: Gradient at {sb.gradient_url}, Databricks at {sb.databricks_url}")
-        print(f"Seeded job {job_id}, project {project_id}, recommendation {seeded['recommendation_id']}")
+        print(
+            f"Seeded job {job_id}, project {project_id}, "
+            f"recommendation {seeded['recommendation_id']}"
+        )
 
         env = airflow_env(Path(tmp), ROOT / "example_dags", sb.connections())
         env["AIRFLOW_VAR_GRADIENT_PROJECT_ID"] = project_id

@@ -74,13 +74,20 @@ class DatabricksJobsHook(DatabricksHook):
     def update_job_settings(self, job_id: int, new_settings: Mapping[str, Any]) -> None:
         """``jobs/update`` (never ``jobs/reset``): Databricks merges ``tasks`` and
         ``job_clusters`` by key and leaves every field that is not sent as it was."""
-        self._do_api_call(UPDATE_JOB_ENDPOINT, {"job_id": job_id, "new_settings": dict(new_settings)})
+        self._do_api_call(
+            UPDATE_JOB_ENDPOINT, {"job_id": job_id, "new_settings": dict(new_settings)}
+        )
+
+    def job_url(self, job_id: int) -> str:
+        """The job's page in the Databricks workspace."""
+        url: str = self._endpoint_url(f"jobs/{job_id}")  # type: ignore[no-untyped-call]
+        return url
 
     def resolve_job_id(self, *, job_id: int | str | None, job_name: str | None) -> int:
         """The numeric job id, looked up by name when only ``job_name`` is given."""
         if job_id not in (None, ""):
             try:
-                return int(job_id)  # type: ignore[arg-type]
+                return int(job_id)
             except (TypeError, ValueError):
                 raise DatabricksJobError(
                     f"job_id {job_id!r} is not a Databricks job id (an integer)."

@@ -95,7 +95,8 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.cluster_key = cluster_key
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
-        self.dry_run = dry_run
+        # Not ``self.dry_run``: that name is a BaseOperator method.
+        self.dry_run_only = dry_run
         self.guard_rails = guard_rails
         self.if_no_recommendation = if_no_recommendation
         self.allow_auto_apply_conflict = allow_auto_apply_conflict
@@ -168,10 +169,12 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.log.info("Changes to %s:\n%s", location.path, format_diff(changes))
 
         applied = False
-        if self.dry_run:
+        if self.dry_run_only:
             self.log.info("Dry run: job %s left unchanged.", job_id)
         elif not changes:
-            self.log.info("Job %s already runs recommendation %s: nothing to write.", job_id, rec.id)
+            self.log.info(
+                "Job %s already runs recommendation %s: nothing to write.", job_id, rec.id
+            )
         else:
             self.databricks_hook.update_job_settings(
                 job_id, update_settings_for(settings, location, merged)
@@ -182,7 +185,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
 
         return {
             "applied": applied,
-            "dry_run": self.dry_run,
+            "dry_run": self.dry_run_only,
             "job_id": job_id,
             "cluster_key": location.key,
             "cluster_path": location.path,
@@ -219,8 +222,10 @@ class GradientApplyRecommendationOperator(BaseOperator):
             )
         task = run_now[0]
         json = self.render_template(getattr(task, "json", None) or {}, context)
-        job_id = self.render_template(task.job_id, context) or json.get("job_id")
-        job_name = self.render_template(task.job_name, context) or json.get("job_name")
+        job_id = self.render_template(getattr(task, "job_id", None), context) or json.get("job_id")
+        job_name = self.render_template(getattr(task, "job_name", None), context) or json.get(
+            "job_name"
+        )
         if job_id in (None, "") and not job_name:
             raise DatabricksJobError(
                 f"{self.task_id}: downstream task {task.task_id!r} names no job_id or job_name."
@@ -257,7 +262,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         raise AutoApplyConflictError(
             f"Project {self.project_id} has auto_apply_recs on: Gradient applies each "
             "recommendation itself after a run, and this task would race it. Turn auto-apply off "
-            "in Gradient (PUT /v1/projects/{id} {\"auto_apply_recs\": false}) to let Airflow "
+            'in Gradient (PUT /v1/projects/{id} {"auto_apply_recs": false}) to let Airflow '
             "apply, or pass allow_auto_apply_conflict=True."
         )
 
@@ -274,7 +279,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.log.info("%s The run goes ahead on the current cluster.", message)
         return {
             "applied": False,
-            "dry_run": self.dry_run,
+            "dry_run": self.dry_run_only,
             "job_id": job_id,
             "cluster_key": None,
             "cluster_path": None,
@@ -289,18 +294,19 @@ class GradientApplyRecommendationOperator(BaseOperator):
     def _check_read_back(
         self, job_id: int, path: str, expected: Mapping[str, Any], where: str
     ) -> None:
-        from airflow_gradient.cluster import cluster_spec_at, diff_cluster, format_diff
+        from airflow_gradient.cluster import cluster_spec_at, format_diff, read_back_differences
 
-        actual = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
-        if actual != expected:
+        found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
+        differences = read_back_differences(expected, found or {})
+        if differences:
             raise ReadBackMismatchError(
                 f"After jobs/update, {where} does not hold the spec that was written (another "
                 "writer, or Databricks changed it). Check the job before the next run. "
-                f"Differences (written → found):\n{format_diff(diff_cluster(expected, actual or {}))}"
+                f"Written → found:\n{format_diff(differences)}"
             )
 
     def _persist_links(self, context: Context, job_id: int) -> None:
         GradientProjectLink.persist(
             context, gradient_project_url(self.gradient_hook.credentials.base_url, self.project_id)
         )
-        DatabricksJobLink.persist(context, self.databricks_hook._endpoint_url(f"jobs/{job_id}"))
+        DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))

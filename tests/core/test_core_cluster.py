@@ -762,3 +762,21 @@ def test_format_diff_table() -> None:
     ]
     # fixed width: the column separators line up on every line
     assert len({line.index(" | ") for line in [table[0], *rows]}) == 1
+
+
+def test_read_back_ignores_defaults_databricks_adds_but_not_lost_values() -> None:
+    from airflow_gradient.cluster import read_back_differences
+
+    written = {"num_workers": 4, "node_type_id": "m5.xlarge", "custom_tags": {"a": "1"}}
+    with_defaults = {**written, "enable_elastic_disk": True, "custom_tags": {"a": "1", "b": "2"}}
+    assert read_back_differences(written, with_defaults) == []
+    assert read_back_differences(written, {**written, "node_type_id": "i3.xlarge"}) == [
+        {"path": "node_type_id", "before": "m5.xlarge", "after": "i3.xlarge"}
+    ]
+    both_sizes = {**written, "autoscale": {"min_workers": 1, "max_workers": 2}}
+    assert [c["path"] for c in read_back_differences(written, both_sizes)] == ["autoscale"]
+    assert [c["path"] for c in read_back_differences(written, {})] == [
+        "custom_tags",
+        "node_type_id",
+        "num_workers",
+    ]

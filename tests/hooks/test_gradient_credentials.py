@@ -11,7 +11,9 @@ from airflow_gradient.exceptions import GradientAuthError, InsecureConnectionErr
 from airflow_gradient.hooks.gradient import DEFAULT_API_URL, credentials_from_connection
 
 
-def conn(host: str | None = None, *, extra: dict[str, object] | None = None, **kw: object) -> Connection:
+def conn(
+    host: str | None = None, *, extra: dict[str, object] | None = None, **kw: object
+) -> Connection:
     return Connection(
         conn_id="gradient_test",
         conn_type="gradient",

@@ -117,7 +117,9 @@ def test_permanent_500_gives_up_after_the_retry_limit(sb: Sandbox) -> None:
 def test_retry_after_beyond_the_time_bound_stops_at_once(sb: Sandbox) -> None:
     h = hook(total_timeout=1.0)
     h.get_products()
-    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=600, times=3)
+    sb.faults.inject(
+        "gradient", "GET", "/v1/projects/products", status=429, retry_after=600, times=3
+    )
     with pytest.raises(GradientApiError) as err:
         h.get_products()
     assert err.value.status == 429
@@ -135,7 +137,9 @@ def test_timeout_and_dropped_connection_are_retried_on_reads(sb: Sandbox) -> Non
     assert slow.remaining == 0 and dropped.remaining == 0  # both were hit, then a third try
 
 
-def test_unreachable_host_is_a_transport_error(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_host_is_a_transport_error(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])
     conn["host"] = "http://127.0.0.1:9"  # discard port: nothing listens
     monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", json.dumps(conn))
@@ -208,7 +212,9 @@ def test_latest_recommendation_pages_past_other_states(sb: Sandbox) -> None:
     assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
 
 
-def test_test_connection_reports_both_outcomes(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_test_connection_reports_both_outcomes(
+    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ok, message = hook().test_connection()
     assert ok and "aws-databricks" in message
     conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])

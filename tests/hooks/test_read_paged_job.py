@@ -1,4 +1,4 @@
-"""``read_paged_job``: joining the pages of ``jobs/get`` (pure; the sandbox tests cover the wire)."""
+"""``read_paged_job``: joining the pages of ``jobs/get`` (pure; sandbox tests cover the wire)."""
 
 from __future__ import annotations
 

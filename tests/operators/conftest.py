@@ -29,7 +29,9 @@ def job_settings(name: str) -> dict[str, Any]:
 
 def configuration(name: str) -> dict[str, Any]:
     """The configuration of a recommendations/ fixture."""
-    return copy.deepcopy(load_fixture("recommendations", name)["result"]["recommendation"]["configuration"])
+    return copy.deepcopy(
+        load_fixture("recommendations", name)["result"]["recommendation"]["configuration"]
+    )
 
 
 class FakeTaskInstance:
@@ -61,7 +63,7 @@ def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[San
 
 @pytest.fixture
 def make_target(sb: Sandbox) -> Callable[..., tuple[int, str]]:
-    """``make_target(job="shared_job_cluster", rec="aws_fixed_success", ...)`` → (job_id, project_id).
+    """``make_target(job=..., rec=..., ...)`` → ``(job_id, project_id)``.
 
     A new job from a fixture, a project for it (``PROJECT_ID`` unless it is taken: the
     recommendation's sync tags are rewritten to the project used), and the recommendation.

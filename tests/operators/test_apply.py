@@ -63,7 +63,9 @@ def test_shared_job_cluster_gets_the_merged_spec_and_nothing_else_changes(
 
     after = settings_of(sb, job_id)
     cluster = after["job_clusters"][0]["new_cluster"]
-    expected = merge_recommendation(before["job_clusters"][0]["new_cluster"], result_config(sb, project_id))
+    expected = merge_recommendation(
+        before["job_clusters"][0]["new_cluster"], result_config(sb, project_id)
+    )
     assert cluster == expected
     assert cluster["num_workers"] == 4 and "autoscale" not in cluster
     assert cluster["init_scripts"] == before["job_clusters"][0]["new_cluster"]["init_scripts"]
@@ -88,7 +90,9 @@ def result_config(sb: Sandbox, project_id: str) -> dict[str, Any]:
 def test_task_level_cluster_keeps_the_whole_task_body(
     sb: Sandbox, make_target: Target, run_apply: Apply
 ) -> None:
-    job_id, project_id = make_target("task_clusters", "aws_autoscale_success", cluster_path="tasks/train")
+    job_id, project_id = make_target(
+        "task_clusters", "aws_autoscale_success", cluster_path="tasks/train"
+    )
     before = settings_of(sb, job_id)
 
     result = run_apply(project_id=project_id, job_id=job_id)
@@ -105,9 +109,7 @@ def test_task_level_cluster_keeps_the_whole_task_body(
     assert result["cluster_path"] == "tasks/train"
 
 
-def test_tagged_cluster_is_chosen_and_the_other_is_untouched(
-    sb: Sandbox, run_apply: Apply
-) -> None:
+def test_tagged_cluster_is_chosen_and_the_other_is_untouched(sb: Sandbox, run_apply: Apply) -> None:
     settings = job_settings("multi_cluster_tagged")
     job_id = sb.databricks.create_job(settings)
     project_id = "11111111-2222-4333-8444-555555555555"
@@ -138,11 +140,15 @@ def test_newest_success_is_applied_past_newer_pending_and_failure(
     older["num_workers"] = 3
     newest_success = copy.deepcopy(older)
     newest_success["num_workers"] = 5
-    sb.gradient.add_recommendation(project_id, older, state="SUCCESS", created_at="2026-10-01T00:00:00Z")
+    sb.gradient.add_recommendation(
+        project_id, older, state="SUCCESS", created_at="2026-10-01T00:00:00Z"
+    )
     wanted = sb.gradient.add_recommendation(
         project_id, newest_success, state="SUCCESS", created_at="2026-10-02T00:00:00Z"
     )
-    sb.gradient.add_recommendation(project_id, state="FAILURE", error="no event log", created_at="2026-10-03T00:00:00Z")
+    sb.gradient.add_recommendation(
+        project_id, state="FAILURE", error="no event log", created_at="2026-10-03T00:00:00Z"
+    )
     sb.gradient.add_recommendation(project_id, state="PENDING", created_at="2026-10-04T00:00:00Z")
     sb.clear_requests()
 
