@@ -36,7 +36,10 @@ with DAG(
     apply_recommendation = GradientApplyRecommendationOperator(
         task_id="apply_recommendation",
         project_id="{{ var.value.gradient_project_id }}",
-        guard_rails={"max_workers": 32, "allowed_availability": ["SPOT_WITH_FALLBACK", "ON_DEMAND"]},
+        guard_rails={
+            "max_workers": 32,
+            "allowed_availability": ["SPOT_WITH_FALLBACK", "ON_DEMAND"],
+        },
     )
     run_job = DatabricksRunNowOperator(
         task_id="run_job",

@@ -23,7 +23,11 @@ def test_airflow_providers_list_shows_the_package(tmp_path: Path) -> None:
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path)}
     proc = subprocess.run(
         [airflow, "providers", "list", "--output", "plain"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "airflow-gradient" in proc.stdout
