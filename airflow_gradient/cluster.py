@@ -417,7 +417,10 @@ def _merge_into(target: dict[str, Any], patch: Mapping[str, Any]) -> None:
 
 
 def merge_recommendation(
-    spec: Mapping[str, Any], configuration: Mapping[str, Any]
+    spec: Mapping[str, Any],
+    configuration: Mapping[str, Any],
+    *,
+    recommendation_id: str | None = None,
 ) -> dict[str, Any]:
     """The cluster spec that results from applying a recommendation's configuration to ``spec``.
 
@@ -427,7 +430,9 @@ def merge_recommendation(
     whole (never concatenated, so re-applying does not duplicate ``init_scripts``); everything
     the configuration does not mention kept. ``cluster_log_conf`` is a one-of: when the
     configuration names a different destination kind (``dbfs``/``s3``/``volumes``) it replaces
-    the old one instead of adding a second. Pure and idempotent.
+    the old one instead of adding a second. With ``recommendation_id``, the result carries it
+    as ``custom_tags["sync:recommendation-id"]`` (what says which recommendation is in force,
+    even when Gradient's configuration omits the tag). Pure and idempotent.
     """
     merged = copy.deepcopy(dict(spec))
     if any(field in configuration for field in SIZING_FIELDS):
@@ -441,6 +446,10 @@ def merge_recommendation(
     ):
         merged.pop("cluster_log_conf")
     _merge_into(merged, configuration)
+    if recommendation_id is not None:
+        tags = merged.get("custom_tags")
+        merged["custom_tags"] = {**(tags if isinstance(tags, Mapping) else {})}
+        merged["custom_tags"][RECOMMENDATION_ID_TAG] = recommendation_id
     return merged
 
 
@@ -618,6 +627,19 @@ def diff_cluster(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[di
     _diff_into(changes, (), before, after)
     changes.sort(key=lambda change: change[0])
     return [{"path": format_path(keys), "before": old, "after": new} for keys, old, new in changes]
+
+
+def reverted_fields(
+    spec: Mapping[str, Any], configuration: Mapping[str, Any], recommendation_id: str
+) -> list[dict[str, Any]]:
+    """Where ``spec`` no longer holds what recommendation ``recommendation_id`` set.
+
+    Meant for a cluster tagged with that recommendation: re-merging its configuration must
+    change nothing; each field it would change (``before`` = now, ``after`` = as recommended)
+    was reverted by something else (Terraform, Asset Bundles, a job reset, a manual edit).
+    """
+    restored = merge_recommendation(spec, configuration, recommendation_id=recommendation_id)
+    return diff_cluster(spec, restored)
 
 
 def read_back_differences(

@@ -114,5 +114,19 @@ class DatabricksJobError(GradientError):
     """Reading or updating the Databricks job failed, or the job is not what was expected."""
 
 
+class RecommendationRevertedError(GradientError):
+    """The cluster is tagged with a recommendation whose values something else reverted."""
+
+
 class ReadBackMismatchError(DatabricksJobError):
     """After ``jobs/update`` the job's cluster does not equal the spec that was written."""
+
+
+class RollbackRefusedError(GradientError):
+    """A rollback was refused: the job's cluster changed since the apply, or the apply result
+    cannot be used. ``differences`` holds the three-way difference, one
+    ``{"path", "previous", "applied", "current"}`` dict per field (empty when not applicable)."""
+
+    def __init__(self, message: str, *, differences: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.differences = list(differences or [])

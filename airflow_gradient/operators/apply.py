@@ -15,6 +15,7 @@ from airflow_gradient.exceptions import (
     DatabricksJobError,
     NoRecommendationError,
     ReadBackMismatchError,
+    RecommendationRevertedError,
     UnsupportedPathError,
 )
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
@@ -25,9 +26,12 @@ if TYPE_CHECKING:
     from airflow_gradient.guardrails import GuardRails
     from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
     from airflow_gradient.hooks.gradient import GradientHook
+    from airflow_gradient.recommendation import Recommendation
 
 RUN_NOW = "DatabricksRunNowOperator"
 IF_NO_RECOMMENDATION = ("skip", "fail")
+ON_REVERT = ("warn", "fail", "reapply")
+TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
 
 
 class GradientApplyRecommendationOperator(BaseOperator):
@@ -54,6 +58,9 @@ class GradientApplyRecommendationOperator(BaseOperator):
         goes ahead on the current cluster) or ``"fail"``.
     :param allow_auto_apply_conflict: apply even when the project has ``auto_apply_recs`` on
         (then Gradient applies recommendations too, and the two race).
+    :param on_revert: what to do when the cluster is tagged with a recommendation it no longer
+        holds (Terraform, Asset Bundles, a job reset or a manual edit reverted it): ``"warn"``
+        (log it, leave the job as it is), ``"fail"``, or ``"reapply"`` (write it again).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
     :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
         ``retry_delay``, ``timeout_seconds``, ...).
@@ -77,6 +84,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         guard_rails: GuardRails | Mapping[str, Any] | None = None,
         if_no_recommendation: str = "skip",
         allow_auto_apply_conflict: bool = False,
+        on_revert: str = "warn",
         gradient_hook_params: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
@@ -86,6 +94,10 @@ class GradientApplyRecommendationOperator(BaseOperator):
             raise ValueError(
                 f"{self.task_id}: if_no_recommendation must be one of {IF_NO_RECOMMENDATION}, "
                 f"not {if_no_recommendation!r}."
+            )
+        if on_revert not in ON_REVERT:
+            raise ValueError(
+                f"{self.task_id}: on_revert must be one of {ON_REVERT}, not {on_revert!r}."
             )
         if job_id is not None and job_name is not None:
             raise ValueError(f"{self.task_id}: give job_id or job_name, not both.")
@@ -100,6 +112,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.guard_rails = guard_rails
         self.if_no_recommendation = if_no_recommendation
         self.allow_auto_apply_conflict = allow_auto_apply_conflict
+        self.on_revert = on_revert
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
@@ -144,7 +157,6 @@ class GradientApplyRecommendationOperator(BaseOperator):
             return self._no_recommendation(job_id)
         rec = parse_recommendation(latest, project_id=self.project_id)
         settings = job["settings"]
-        where = f"project {self.project_id}, Databricks job {job_id}"
         location = locate_cluster(
             settings,
             job_id=job_id,
@@ -152,11 +164,12 @@ class GradientApplyRecommendationOperator(BaseOperator):
             cluster_path=project.get("cluster_path") or None,
             cluster_key=self.cluster_key or None,
         )
-        where = f"{where}, cluster {location.path}"
-        merged = merge_recommendation(location.spec, rec.configuration)
+        where = f"project {self.project_id}, Databricks job {job_id}, cluster {location.path}"
+        merged = merge_recommendation(location.spec, rec.configuration, recommendation_id=rec.id)
         validate_cluster_spec(merged, where=where)
         check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
         changes = diff_cluster(location.spec, merged)
+        reverted = self._reverted_since_last_apply(location.spec, rec, where)
 
         self.log.info(
             "Recommendation %s (phase %s) for %s chosen because %s; predicted: %s",
@@ -168,23 +181,8 @@ class GradientApplyRecommendationOperator(BaseOperator):
         )
         self.log.info("Changes to %s:\n%s", location.path, format_diff(changes))
 
-        applied = False
-        if self.dry_run_only:
-            self.log.info("Dry run: job %s left unchanged.", job_id)
-        elif not changes:
-            self.log.info(
-                "Job %s already runs recommendation %s: nothing to write.", job_id, rec.id
-            )
-        else:
-            self.databricks_hook.update_job_settings(
-                job_id, update_settings_for(settings, location, merged)
-            )
-            self._check_read_back(job_id, location.path, merged, where)
-            applied = True
-            self.log.info("Applied recommendation %s to %s.", rec.id, where)
-
-        return {
-            "applied": applied,
+        result: dict[str, Any] = {
+            "applied": False,
             "dry_run": self.dry_run_only,
             "job_id": job_id,
             "cluster_key": location.key,
@@ -195,7 +193,29 @@ class GradientApplyRecommendationOperator(BaseOperator):
             "previous_cluster": location.spec,
             "new_cluster": merged,
             "metrics": rec.metrics,
+            "reverted_since_last_apply": reverted,
         }
+        if self.dry_run_only:
+            self.log.info("Dry run: job %s left unchanged.", job_id)
+        elif not changes:
+            self.log.info(
+                "Job %s already runs recommendation %s: nothing to write.", job_id, rec.id
+            )
+        elif reverted and self.on_revert == "warn":
+            self.log.warning(
+                "on_revert='warn': job %s left as it is. Fix what reverts it, or pass "
+                "on_revert='reapply' to write recommendation %s again.",
+                job_id,
+                rec.id,
+            )
+            result["new_cluster"] = location.spec
+        else:
+            self.databricks_hook.update_job_settings(
+                job_id, update_settings_for(settings, location, merged)
+            )
+            result["applied"] = True
+            result.update(self._check_read_back(job_id, location.path, merged, rec.id, where))
+        return result
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -289,21 +309,77 @@ class GradientApplyRecommendationOperator(BaseOperator):
             "previous_cluster": None,
             "new_cluster": None,
             "metrics": {},
+            "reverted_since_last_apply": False,
         }
 
-    def _check_read_back(
-        self, job_id: int, path: str, expected: Mapping[str, Any], where: str
-    ) -> None:
-        from airflow_gradient.cluster import cluster_spec_at, format_diff, read_back_differences
+    def _reverted_since_last_apply(
+        self, spec: Mapping[str, Any], latest: Recommendation, where: str
+    ) -> bool:
+        """Whether the cluster lost the values of the recommendation its tag says is in force."""
+        from airflow_gradient.cluster import applied_recommendation_id, format_diff, reverted_fields
+        from airflow_gradient.exceptions import GradientError
+        from airflow_gradient.recommendation import parse_recommendation
 
-        found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
-        differences = read_back_differences(expected, found or {})
-        if differences:
-            raise ReadBackMismatchError(
-                f"After jobs/update, {where} does not hold the spec that was written (another "
-                "writer, or Databricks changed it). Check the job before the next run. "
-                f"Written → found:\n{format_diff(differences)}"
+        tagged = applied_recommendation_id(spec)
+        if tagged is None:
+            return False
+        if tagged == latest.id:
+            configuration = latest.configuration
+        else:
+            try:
+                raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
+                configuration = parse_recommendation(raw, project_id=self.project_id).configuration
+            except GradientError as err:
+                self.log.info(
+                    "Cannot check recommendation %s in force on %s: %s", tagged, where, err
+                )
+                return False
+        lost = reverted_fields(spec, configuration, tagged)
+        if not lost:
+            return False
+        message = (
+            f"{where} is tagged with recommendation {tagged} but no longer holds its values: "
+            "something reverted it (Terraform apply, Databricks Asset Bundles deploy, a job reset "
+            "by DatabricksWorkflowTaskGroup/DatabricksCreateJobsOperator, or a manual edit). "
+            f"See {TERRAFORM_GUIDE} (`airflow-gradient terraform ignore-changes`). "
+            f"Reverted (now → recommended):\n{format_diff(lost)}"
+        )
+        if self.on_revert == "fail":
+            raise RecommendationRevertedError(f"{message}\nNothing was written (on_revert='fail').")
+        self.log.warning("%s", message)
+        return True
+
+    def _check_read_back(
+        self, job_id: int, path: str, expected: Mapping[str, Any], rec_id: str, where: str
+    ) -> dict[str, Any]:
+        """Read the job again; the written spec must be there, or another apply replaced it."""
+        from airflow_gradient.cluster import (
+            applied_recommendation_id,
+            cluster_spec_at,
+            format_diff,
+            read_back_differences,
+        )
+
+        found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path) or {}
+        differences = read_back_differences(expected, found)
+        if not differences:
+            self.log.info("Applied recommendation %s to %s.", rec_id, where)
+            return {}
+        other = applied_recommendation_id(found)
+        if other is not None and other != rec_id:
+            self.log.warning(
+                "Wrote recommendation %s to %s, but another writer has since replaced the whole "
+                "cluster with recommendation %s; the job holds that one, unmixed.",
+                rec_id,
+                where,
+                other,
             )
+            return {"superseded_by": other, "new_cluster": found}
+        raise ReadBackMismatchError(
+            f"After jobs/update, {where} does not hold the spec that was written (another "
+            "writer, or Databricks changed it). Check the job before the next run. "
+            f"Written → found:\n{format_diff(differences)}"
+        )
 
     def _persist_links(self, context: Context, job_id: int) -> None:
         GradientProjectLink.persist(

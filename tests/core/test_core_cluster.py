@@ -780,3 +780,29 @@ def test_read_back_ignores_defaults_databricks_adds_but_not_lost_values() -> Non
         "node_type_id",
         "num_workers",
     ]
+
+
+def test_merge_tags_the_recommendation_in_force_when_asked() -> None:
+    from airflow_gradient.cluster import applied_recommendation_id, merge_recommendation
+
+    merged = merge_recommendation(
+        {"num_workers": 1, "custom_tags": {"team": "x"}},
+        {"num_workers": 2},
+        recommendation_id="r-1",
+    )
+    assert merged["custom_tags"] == {"team": "x", "sync:recommendation-id": "r-1"}
+    assert applied_recommendation_id(merged) == "r-1"
+    assert "custom_tags" not in merge_recommendation({"num_workers": 1}, {"num_workers": 2})
+
+
+def test_reverted_fields_lists_what_no_longer_holds_the_recommendation() -> None:
+    from airflow_gradient.cluster import merge_recommendation, reverted_fields
+
+    config = {"num_workers": 4, "node_type_id": "m5.xlarge"}
+    original = {"autoscale": {"min_workers": 2, "max_workers": 8}, "node_type_id": "i3.2xlarge"}
+    applied = merge_recommendation(original, config, recommendation_id="r-1")
+    assert reverted_fields(applied, config, "r-1") == []
+    # Terraform put the sizing and node type back but left the tag (ignore_changes on tags only)
+    reverted = {**original, "custom_tags": {"sync:recommendation-id": "r-1"}}
+    paths = [c["path"] for c in reverted_fields(reverted, config, "r-1")]
+    assert paths == ["autoscale", "node_type_id", "num_workers"]

@@ -64,8 +64,11 @@ def test_shared_job_cluster_gets_the_merged_spec_and_nothing_else_changes(
     after = settings_of(sb, job_id)
     cluster = after["job_clusters"][0]["new_cluster"]
     expected = merge_recommendation(
-        before["job_clusters"][0]["new_cluster"], result_config(sb, project_id)
+        before["job_clusters"][0]["new_cluster"],
+        result_config(sb, project_id),
+        recommendation_id=result["recommendation_id"],
     )
+    assert cluster["custom_tags"]["sync:recommendation-id"] == result["recommendation_id"]
     assert cluster == expected
     assert cluster["num_workers"] == 4 and "autoscale" not in cluster
     assert cluster["init_scripts"] == before["job_clusters"][0]["new_cluster"]["init_scripts"]
