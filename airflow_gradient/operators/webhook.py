@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_gradient.exceptions import DatabricksJobError
 from airflow_gradient.links import DatabricksJobLink
 from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME, NotificationDestinationError
 
@@ -181,7 +182,7 @@ class GradientWebhookOperator(BaseOperator):
             hook.set_job_webhook_notifications(job_id, wired)
             after = event_destination_ids(hook.get_job_webhook_notifications(job_id), job_id=job_id)
             if destination_id not in after:
-                raise NotificationDestinationError(
+                raise DatabricksJobError(
                     f"After jobs/update, Databricks job {job_id} does not list destination "
                     f"{destination_id} in webhook_notifications.on_start (found: "
                     f"{', '.join(after) or 'none'}). Another writer changed the job meanwhile; "
