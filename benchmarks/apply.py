@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import re
 import os
 import statistics
 import sys
@@ -22,6 +23,9 @@ from typing import Any
 
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="gradient-bench-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
+
+_ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f-]{27}|/\d+(?=/|$)")
 
 
 class _TaskInstance:
@@ -41,7 +45,9 @@ def fresh_target(
     job_id = sb.databricks.create_job(copy.deepcopy(job_settings))
     project = sb.gradient.create_project(job_id=job_id, cluster_path="job_clusters/main")
     config = copy.deepcopy(configuration)
-    config.setdefault("custom_tags", {})["sync:project-id"] = project["id"]
+    tags = config.setdefault("custom_tags", {})
+    tags["sync:project-id"] = project["id"]
+    tags.pop("sync:recommendation-id", None)  # the operator tags the id it applies
     sb.gradient.add_recommendation(project["id"], configuration=config, state="SUCCESS")
     return job_id, project["id"]
 
@@ -93,7 +99,7 @@ def main() -> int:
                     raise SystemExit(f"benchmark apply did not write: {result}")
                 served = sb.requests
                 counts.append(len(served))
-                kinds.update(f"{r.method} {r.path.split('?')[0]}" for r in served)
+                kinds.update(f"{r.method} {_ID.sub('/{id}', r.path)}" for r in served)
             sb.faults.set_latency(0.0)
             return counts, times, kinds
 
