@@ -197,7 +197,7 @@ class GradientHook(BaseHook):
     def credentials(self) -> GradientCredentials:
         """Credentials from the connection (sync lookup), masked in logs from here on."""
         creds = credentials_from_connection(self.get_connection(self.gradient_conn_id))
-        _mask(creds.api_key_secret)
+        _mask_credentials(creds)
         return creds
 
     def get_conn(self) -> httpx.Client:
@@ -414,7 +414,7 @@ class GradientHook(BaseHook):
         if self._async_credentials is None:
             conn = await self.aget_connection(self.gradient_conn_id)
             self._async_credentials = credentials_from_connection(conn)
-            _mask(self._async_credentials.api_key_secret)
+            _mask_credentials(self._async_credentials)
         return self._async_credentials
 
     async def _acall(
@@ -636,6 +636,12 @@ def _expect_dict(result: Any, what: str, ident: str) -> dict[str, Any]:
             f"Gradient returned {type(result).__name__} instead of the {what} {ident}."
         )
     return result
+
+
+def _mask_credentials(creds: GradientCredentials) -> None:
+    """Mask the key id as well as the secret: together they are the credential."""
+    _mask(creds.api_key_id)
+    _mask(creds.api_key_secret)
 
 
 def _mask(secret: str) -> None:
