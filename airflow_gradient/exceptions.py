@@ -130,3 +130,15 @@ class RollbackRefusedError(GradientError):
     def __init__(self, message: str, *, differences: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.differences = list(differences or [])
+
+
+class NotificationDestinationError(GradientError):
+    """The notification destination could not be found, told apart, or created."""
+
+
+class DestinationExistsError(NotificationDestinationError):
+    """Databricks refused to create a destination because one of that name exists."""
+
+
+class WebhookLimitError(DatabricksJobError):
+    """The job's ``on_start`` already holds the most destinations Databricks allows."""

@@ -16,14 +16,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_gradient.exceptions import DatabricksJobError, GradientError
+from airflow_gradient.exceptions import (
+    DatabricksJobError,
+    NotificationDestinationError,
+    WebhookLimitError,
+)
 
 __all__ = [
     "DEFAULT_DESTINATION_NAME",
     "MAX_DESTINATIONS_PER_EVENT",
     "ON_START",
-    "NotificationDestinationError",
-    "WebhookLimitError",
     "check_room_on_start",
     "describe_url",
     "event_destination_ids",
@@ -40,14 +42,6 @@ MAX_DESTINATIONS_PER_EVENT = 3
 
 DEFAULT_DESTINATION_NAME = "Gradient"
 """Display name of the destination created from a webhook connection unless told otherwise."""
-
-
-class NotificationDestinationError(GradientError):
-    """The notification destination could not be found, told apart, or created."""
-
-
-class WebhookLimitError(DatabricksJobError):
-    """The job's ``on_start`` already holds the most destinations Databricks allows."""
 
 
 # --- the job side -----------------------------------------------------------------------------

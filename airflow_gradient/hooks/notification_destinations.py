@@ -18,13 +18,16 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from airflow_gradient.exceptions import DatabricksJobError
+from airflow_gradient.exceptions import (
+    DatabricksJobError,
+    DestinationExistsError,
+    NotificationDestinationError,
+)
 from airflow_gradient.hooks.databricks_jobs import (
     GET_JOB_ENDPOINT,
     UPDATE_JOB_ENDPOINT,
     DatabricksJobsHook,
 )
-from airflow_gradient.webhooks import NotificationDestinationError
 
 if TYPE_CHECKING:
     import requests
@@ -36,10 +39,6 @@ MAX_DESTINATION_PAGES = 100
 NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
 #: Error codes Databricks answers when a destination of that name exists already.
 CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_CONFLICT"})
-
-
-class DestinationExistsError(NotificationDestinationError):
-    """Databricks refused to create a destination because one of that name exists."""
 
 
 def _error_facts(err: requests.HTTPError) -> tuple[int, str, str]:

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_gradient.exceptions import DatabricksJobError
+from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
 from airflow_gradient.links import DatabricksJobLink
-from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME, NotificationDestinationError
+from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -208,7 +208,7 @@ class GradientWebhookOperator(BaseOperator):
         self, notifications: Mapping[str, Any], job_id: int
     ) -> tuple[dict[str, Any], bool]:
         """The destination named ``destination``, created from the connection if missing."""
-        from airflow_gradient.hooks.notification_destinations import DestinationExistsError
+        from airflow_gradient.exceptions import DestinationExistsError
         from airflow_gradient.webhooks import check_room_on_start, describe_url, find_destination
 
         hook = self.databricks_hook

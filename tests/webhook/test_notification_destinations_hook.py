@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.exceptions import DatabricksJobError
+from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
 from airflow_gradient.hooks.notification_destinations import (
     DestinationExistsError,
     NotificationDestinationsHook,
@@ -20,7 +20,6 @@ from airflow_gradient.hooks.notification_destinations import (
     public_destination,
 )
 from airflow_gradient.sandbox import Sandbox
-from airflow_gradient.webhooks import NotificationDestinationError
 from tests.webhook.conftest import (
     SECRETS,
     TASK,

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.exceptions import DatabricksJobError, GradientError
+from airflow_gradient.exceptions import (
+    DatabricksJobError,
+    GradientError,
+    NotificationDestinationError,
+    WebhookLimitError,
+)
 from airflow_gradient.sandbox import Sandbox
-from airflow_gradient.webhooks import NotificationDestinationError, WebhookLimitError
 from tests.webhook.conftest import (
     SECRETS,
     WEBHOOK_PASSWORD,
