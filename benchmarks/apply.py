@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import copy
-import re
 import os
+import re
 import statistics
 import sys
 import tempfile
