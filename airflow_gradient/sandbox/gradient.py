@@ -274,6 +274,12 @@ class GradientService(Service):
                 self._tokens[token] = min(self._tokens[token], now)
 
     @property
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued so far (to check that none leaks into logs or XComs)."""
+        with self._lock:
+            return list(self._tokens)
+
+    @property
     def tokens_issued(self) -> int:
         """How many access tokens were issued (to check a client reuses its token)."""
         with self._lock:
