@@ -1,0 +1,194 @@
+"""GradientRollbackOperator: put a Databricks job's cluster back the way it was before a
+``GradientApplyRecommendationOperator`` changed it, when nothing else has changed it since."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_gradient.exceptions import ReadBackMismatchError
+from airflow_gradient.links import DatabricksJobLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+    from airflow_gradient.rollback import RollbackPlan, RollbackRequest
+
+DEFAULT_APPLY_TASK_ID = "apply_recommendation"
+
+
+class GradientRollbackOperator(BaseOperator):
+    """Restore the cluster spec a Gradient apply task replaced (its ``previous_cluster``).
+
+    The spec is restored only while the job's cluster still holds what the apply wrote; if
+    someone or something changed the cluster since, the task fails with
+    :class:`~airflow_gradient.exceptions.RollbackRefusedError`, writes nothing, and shows a
+    ``path | before apply | applied | now`` table of every field that differs (``force=True``
+    restores anyway). When the apply wrote nothing (no recommendation, already applied, dry
+    run, or it did not finish) the task logs why and succeeds without touching the job; so it
+    does when the cluster already holds the old spec. A restore sends the whole job cluster
+    entry or the whole task with ``jobs/update`` (never ``jobs/reset``) and reads it back.
+
+    Typical use: ``apply >> run >> rollback`` with ``trigger_rule="one_failed"`` on the rollback,
+    so a failed run puts the cluster back (see ``example_dags/gradient_rollback_on_failure.py``).
+
+    The XCom return value: ``rolled_back`` (whether the job was written), ``reason``,
+    ``forced``, ``job_id``, ``cluster_path``, ``restored_cluster`` (the spec written, or
+    ``None``), ``replaced_cluster`` (the spec it replaced, or ``None``) and ``changes``
+    (``path``/``before``/``after`` of each field the rollback changed).
+
+    :param apply_task_id: the apply task whose return value (XCom) says what to undo, by its
+        full id (``group.apply`` inside a task group); used when neither ``apply_result`` nor
+        ``cluster_spec`` is given.
+    :param apply_result: an apply task's return value itself (templated), e.g. ``apply.output``
+        or a dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path``,
+        ``previous_cluster`` and ``new_cluster``.
+    :param job_id: with ``cluster_key`` and ``cluster_spec``: the Databricks job (templated).
+    :param cluster_key: with ``job_id`` and ``cluster_spec``: ``job_clusters/<key>``,
+        ``tasks/<key>``, a job cluster key, or the key of a task with its own cluster (templated).
+    :param cluster_spec: a ``new_cluster`` spec to restore (templated). There is no apply
+        record then, so it is written whatever the cluster holds now; it is validated first.
+    :param force: restore the spec from before the apply even when the cluster changed since
+        (those changes are undone too; the three-way difference is logged).
+    :param databricks_conn_id: connection of type ``databricks``.
+    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
+        ``retry_delay``, ``timeout_seconds``, ...).
+    """
+
+    template_fields: Sequence[str] = ("apply_result", "job_id", "cluster_key", "cluster_spec")
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "apply_result": "json",
+        "cluster_spec": "json",
+    }
+    operator_extra_links = (DatabricksJobLink(),)
+    ui_color = "#7B61FF"
+    ui_fgcolor = "#fff"
+
+    def __init__(
+        self,
+        *,
+        apply_task_id: str = DEFAULT_APPLY_TASK_ID,
+        apply_result: Mapping[str, Any] | str | None = None,
+        job_id: int | str | None = None,
+        cluster_key: str | None = None,
+        cluster_spec: Mapping[str, Any] | str | None = None,
+        force: bool = False,
+        databricks_conn_id: str = "databricks_default",
+        databricks_hook_params: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if cluster_spec is not None:
+            if apply_result is not None:
+                raise ValueError(
+                    f"{self.task_id}: give apply_result or cluster_spec (with job_id and "
+                    "cluster_key), not both."
+                )
+            if job_id in (None, "") or not cluster_key:
+                raise ValueError(
+                    f"{self.task_id}: cluster_spec needs job_id and cluster_key: the job and "
+                    "the cluster to restore it into."
+                )
+        elif job_id not in (None, "") or cluster_key:
+            raise ValueError(
+                f"{self.task_id}: job_id and cluster_key go with cluster_spec; to undo an apply "
+                "task, pass apply_task_id= (or apply_result=): the job and cluster come from it."
+            )
+        elif apply_result is None and not apply_task_id:
+            raise ValueError(
+                f"{self.task_id}: say what to roll back: apply_task_id=, apply_result=, or "
+                "cluster_spec= with job_id= and cluster_key=."
+            )
+        self.apply_task_id = apply_task_id
+        self.apply_result = apply_result
+        self.job_id = job_id
+        self.cluster_key = cluster_key
+        self.cluster_spec = cluster_spec
+        self.force = force
+        self.databricks_conn_id = databricks_conn_id
+        self.databricks_hook_params = dict(databricks_hook_params or {})
+
+    @cached_property
+    def databricks_hook(self) -> DatabricksJobsHook:
+        """Hook for the Databricks Jobs API."""
+        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+
+        return DatabricksJobsHook(
+            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow_gradient.cluster import format_diff
+        from airflow_gradient.rollback import rollback_plan
+
+        request = self._request(context)
+        job_id = request.job_id
+        if job_id is not None:
+            DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
+        if request.nothing_reason is not None or job_id is None:
+            plan = rollback_plan({}, request)
+            self.log.info("Nothing to roll back: %s", plan.reason)
+            return self._result(plan)
+
+        job = self.databricks_hook.get_job(job_id)
+        plan = rollback_plan(job["settings"], request, force=self.force)
+        if not plan.write or plan.new_settings is None or plan.previous is None:
+            self.log.info("%s", plan.reason)
+            return self._result(plan)
+
+        if plan.forced:
+            self.log.warning("%s", plan.reason)
+        else:
+            self.log.info("%s", plan.reason)
+        self.log.info("Changes to %s:\n%s", plan.cluster_path, format_diff(plan.changes))
+        self.databricks_hook.update_job_settings(job_id, plan.new_settings)
+        self._check_read_back(job_id, str(plan.cluster_path), plan.previous)
+        self.log.info(
+            "Rolled back Databricks job %s cluster %s to the spec from before the apply.",
+            job_id,
+            plan.cluster_path,
+        )
+        return self._result(plan, rolled_back=True)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _request(self, context: Context) -> RollbackRequest:
+        """What to roll back: the explicit spec, the given apply result, or the apply's XCom."""
+        from airflow_gradient.rollback import explicit_request, request_from_apply_result
+
+        if self.cluster_spec is not None:
+            return explicit_request(self.job_id, self.cluster_key, self.cluster_spec)
+        if self.apply_result is not None:
+            return request_from_apply_result(self.apply_result, source="the given apply_result")
+        value = context["ti"].xcom_pull(task_ids=self.apply_task_id)
+        return request_from_apply_result(value, source=f"apply task {self.apply_task_id!r}")
+
+    def _check_read_back(self, job_id: int, path: str, restored: Mapping[str, Any]) -> None:
+        from airflow_gradient.cluster import cluster_spec_at, format_diff, read_back_differences
+
+        found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
+        differences = read_back_differences(restored, found or {})
+        if differences:
+            raise ReadBackMismatchError(
+                f"After jobs/update, Databricks job {job_id} cluster {path} does not hold the "
+                "restored spec (another writer, or Databricks changed it). Check the job before "
+                f"the next run. Written → found:\n{format_diff(differences)}"
+            )
+
+    @staticmethod
+    def _result(plan: RollbackPlan, *, rolled_back: bool = False) -> dict[str, Any]:
+        """The XCom return value (JSON-safe)."""
+        return {
+            "rolled_back": rolled_back,
+            "reason": plan.reason,
+            "forced": plan.forced,
+            "job_id": plan.job_id,
+            "cluster_path": plan.cluster_path,
+            "restored_cluster": plan.previous if rolled_back else None,
+            "replaced_cluster": plan.current if rolled_back else None,
+            "changes": plan.changes if rolled_back else [],
+        }

@@ -1,0 +1,52 @@
+"""Rollback tests: the operator fixtures of tests/operators, plus a task instance with XCom."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.operators.conftest import (
+    FakeTaskInstance,
+    make_target,
+    module_sandbox,
+    run_apply,
+    sb,
+)
+
+__all__ = ["XComTaskInstance", "make_target", "module_sandbox", "run_apply", "run_rollback", "sb"]
+
+
+class XComTaskInstance(FakeTaskInstance):
+    """Also answers ``xcom_pull(task_ids=...)`` from ``values`` (None for an unknown task)."""
+
+    def __init__(self, values: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.values = dict(values or {})
+        self.pulled: list[str] = []
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        self.pulled.append(task_ids)
+        return self.values.get(task_ids)
+
+
+@pytest.fixture
+def run_rollback() -> Callable[..., dict[str, Any]]:
+    """``run_rollback(xcom={"apply_recommendation": result}, **operator_kwargs)`` → the result
+    of ``execute`` plus ``_links`` (what it pushed besides) and ``_pulled`` (task ids pulled)."""
+
+    def run(*, xcom: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        from airflow.sdk import DAG
+
+        from airflow_gradient.operators.rollback import GradientRollbackOperator
+
+        with DAG(dag_id="test_rollback", schedule=None):
+            op = GradientRollbackOperator(task_id="rollback", **kwargs)
+        ti = XComTaskInstance(xcom)
+        result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[typeddict-item]
+        result["_links"] = ti.pushed
+        result["_pulled"] = ti.pulled
+        return result
+
+    return run
