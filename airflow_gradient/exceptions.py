@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 
 class GradientError(AirflowException):
@@ -69,6 +69,14 @@ class NoRecommendationError(GradientError):
 
 class RecommendationFailedError(GradientError):
     """Gradient reported FAILURE for the awaited recommendation."""
+
+
+class AwaitedRecommendationFailedError(RecommendationFailedError, AirflowFailException):
+    """The recommendation named as the reference (e.g. the one just requested) is FAILURE.
+
+    Also an ``AirflowFailException``: retrying the task would read the same FAILURE again, so
+    the task fails without retries. Request a new recommendation instead.
+    """
 
 
 class ClusterNotFoundError(GradientError):

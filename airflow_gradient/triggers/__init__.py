@@ -1,0 +1,1 @@
+"""Triggers of the Gradient provider (run in the triggerer, async)."""

@@ -1,0 +1,218 @@
+"""GradientRecommendationTrigger: async polls against the sandbox, serialization, one event."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from airflow_gradient.hooks.gradient import GradientHook
+from airflow_gradient.sandbox import Sandbox
+from airflow_gradient.triggers.recommendation import GradientRecommendationTrigger
+from airflow_gradient.waiting import Reference
+
+from .conftest import FAST_HOOK, RECS, TOKEN, gradient_calls
+
+FAILURE_TEXT = "No event log found for the latest run"
+
+
+def awaiting(rec_id: str) -> dict[str, Any]:
+    return Reference(recommendation_id=rec_id, include_reference=True, source="test").to_dict()
+
+
+def trigger(project_id: str, **kwargs: Any) -> GradientRecommendationTrigger:
+    params: dict[str, Any] = {
+        "project_id": project_id,
+        "poll_interval": 0.05,
+        "end_time": time.time() + 20,
+        "hook_params": FAST_HOOK,
+        **kwargs,
+    }
+    return GradientRecommendationTrigger(**params)
+
+
+async def events(t: GradientRecommendationTrigger) -> list[dict[str, Any]]:
+    return [event.payload async for event in t.run()]
+
+
+def polls(sb: Sandbox, project_id: str) -> list[float]:
+    """Arrival times of the list requests."""
+    return [r.at for r in sb.requests_to("gradient", "GET", RECS.format(project_id))]
+
+
+async def test_pending_then_success_one_request_per_poll_and_one_token(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    sb.gradient.recommendation_ready_after_reads = 3
+    rec_id = sb.gradient.request_recommendation(project_id)
+    sb.clear_requests()
+    got = await events(trigger(project_id, reference=awaiting(rec_id), poll_interval=0.1))
+    assert got == [{"status": "success", "recommendation_id": rec_id}]
+    # 3 polls see PENDING, the 4th SUCCESS; nothing else is sent but one token request.
+    assert gradient_calls(sb) == [f"POST {TOKEN} 200"] + [f"GET {RECS.format(project_id)} 200"] * 4
+    times = polls(sb, project_id)
+    assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times))
+
+
+async def test_failure_yields_failed_with_gradient_error_text(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    sb.gradient.next_recommendation_outcome = "FAILURE"
+    sb.gradient.recommendation_ready_after_reads = 1
+    rec_id = sb.gradient.request_recommendation(project_id)
+    [event] = await events(trigger(project_id, reference=awaiting(rec_id)))
+    assert event["status"] == "failed" and event["recommendation_id"] == rec_id
+    assert event["error"] == FAILURE_TEXT and FAILURE_TEXT in event["message"]
+    assert project_id in event["message"]
+
+
+async def test_timeout_polls_until_the_end_time_then_stops(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
+    end = time.time() + 0.5
+    t = trigger(project_id, reference=awaiting(rec_id), poll_interval=0.1, end_time=end)
+    [event] = await events(t)
+    assert event["status"] == "timeout" and project_id in event["message"]
+    assert "PENDING" in event["message"]
+    times = polls(sb, project_id)
+    # Polls 0.1 s apart (the last gap may be shorter), a last poll at the end time, none after.
+    assert len(times) >= 2
+    assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times[:-1]))
+    assert end - 0.05 <= times[-1] <= end + 1.0
+    assert time.time() < end + 2.0
+
+
+async def test_api_error_after_the_hook_retries_ends_the_wait(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    sb.faults.inject("gradient", "GET", RECS.format(project_id), status=503, times=50)
+    [event] = await events(trigger(project_id))
+    assert event["status"] == "error" and "HTTP 503" in event["message"]
+    assert project_id in event["message"]
+    assert len(polls(sb, project_id)) == FAST_HOOK["retry_limit"]
+
+
+async def test_an_unknown_reference_is_an_error_event(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    sb.gradient.add_recommendation(project_id, state="SUCCESS")
+    [event] = await events(trigger(project_id, reference=awaiting("gone")))
+    assert event["status"] == "error" and "gone" in event["message"]
+
+
+async def test_connection_is_read_async_and_the_loop_is_never_blocked(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, project_id = make_project()
+    rec_id = sb.gradient.add_recommendation(project_id, state="SUCCESS")
+
+    def no_sync_lookup(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the trigger looked the connection up synchronously")
+
+    monkeypatch.setattr(GradientHook, "get_connection", no_sync_lookup)
+    sb.faults.set_latency(0.25, "gradient")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        [event] = await events(trigger(project_id))
+    finally:
+        ticking.cancel()
+    assert event == {"status": "success", "recommendation_id": rec_id}
+    # Two requests of 0.25 s each (token, list): a blocking client would starve the ticker.
+    assert ticks >= 20
+
+
+async def test_the_client_is_closed_after_the_event_and_on_cancel(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, project_id = make_project()
+    rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
+    hooks: list[GradientHook] = []
+    make_hook = GradientRecommendationTrigger._hook
+
+    def recording(self: GradientRecommendationTrigger) -> GradientHook:
+        hooks.append(make_hook(self))
+        return hooks[-1]
+
+    monkeypatch.setattr(GradientRecommendationTrigger, "_hook", recording)
+
+    running = asyncio.create_task(
+        events(trigger(project_id, reference=awaiting(rec_id), poll_interval=5))
+    )
+    while not polls(sb, project_id):
+        await asyncio.sleep(0.01)
+    client = hooks[0].__dict__["_aclient"]
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    assert client.is_closed and "_aclient" not in hooks[0].__dict__
+
+    sb.gradient.complete_recommendation(project_id, rec_id)
+    await events(trigger(project_id, reference=awaiting(rec_id)))
+    assert "_aclient" not in hooks[1].__dict__
+
+
+def test_serialize_round_trip_plain_json() -> None:
+    original = GradientRecommendationTrigger(
+        project_id="proj-1",
+        reference=Reference(recommendation_id="r1", include_reference=True, source="s").to_dict(),
+        gradient_conn_id="gradient_other",
+        poll_interval=30,
+        end_time=1_900_000_000.5,
+        hook_params={"timeout": 10.0, "retry_limit": 3},
+    )
+    classpath, kwargs = original.serialize()
+    assert json.loads(json.dumps(kwargs)) == kwargs
+    module, _, name = classpath.rpartition(".")
+    cls = getattr(importlib.import_module(module), name)
+    assert cls is GradientRecommendationTrigger
+    rebuilt = cls(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert kwargs == {
+        "project_id": "proj-1",
+        "reference": {
+            "recommendation_id": "r1",
+            "after": None,
+            "include_reference": True,
+            "source": "s",
+        },
+        "gradient_conn_id": "gradient_other",
+        "poll_interval": 30.0,
+        "end_time": 1_900_000_000.5,
+        "hook_params": {"timeout": 10.0, "retry_limit": 3},
+    }
+
+
+def test_serialize_defaults_and_airflow_serialization() -> None:
+    from airflow.serialization.serialized_objects import BaseSerialization
+
+    _, kwargs = GradientRecommendationTrigger(project_id="p").serialize()
+    assert kwargs["reference"] is None and kwargs["end_time"] is None
+    encoded = BaseSerialization.serialize(kwargs)
+    assert BaseSerialization.deserialize(json.loads(json.dumps(encoded))) == kwargs
+
+
+def test_bad_arguments_fail_when_the_trigger_is_built() -> None:
+    with pytest.raises(ValueError, match="poll_interval"):
+        GradientRecommendationTrigger(project_id="p", poll_interval=0)
+    with pytest.raises(ValueError, match="Unreadable reference time"):
+        GradientRecommendationTrigger(project_id="p", reference={"after": "soon"})
