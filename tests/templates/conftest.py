@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
+from tests.secrets_scan import leaks, sandbox_secrets
 from tests.templates.harness import AirflowHome, ApiServer, migrate
 
 
@@ -27,9 +28,16 @@ def sb() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def airflow_home(tmp_path: Path, migrated_db: Path) -> Iterator[Callable[..., AirflowHome]]:
+def airflow_home(
+    tmp_path: Path, migrated_db: Path, sb: Sandbox
+) -> Iterator[Callable[..., AirflowHome]]:
     """``airflow_home("gradient_fleet.py", ...)``: a home whose dags folder holds those
-    templates; every ``airflow dags test`` started in it is stopped at teardown."""
+    templates; every ``airflow dags test`` started in it is stopped at teardown.
+
+    At teardown the whole home (``airflow dags test`` output, task logs, the SQLite database
+    with its XComs) is searched for the sandbox's credentials and every token it issued: a
+    template run that leaks one fails its test.
+    """
     homes: list[AirflowHome] = []
 
     def make(*templates: str) -> AirflowHome:
@@ -40,6 +48,8 @@ def airflow_home(tmp_path: Path, migrated_db: Path) -> Iterator[Callable[..., Ai
     yield make
     for home in homes:
         home.stop_all()
+    found = leaks(sandbox_secrets(sb), [home.home for home in homes])
+    assert not found, f"credentials leaked: {found}"
 
 
 @pytest.fixture
