@@ -162,13 +162,50 @@ class GradientHook(BaseHook):
     :param retry_limit: attempts for a retryable request (GET, PUT, the token call) in all.
     :param retry_delay: first back-off in seconds; doubles after each failure.
     :param max_retry_after: cap in seconds on a ``Retry-After`` the server asks for.
-    :param total_timeout: bound in seconds on one call including its retries.
+    :param total_timeout: bound in seconds on one call including its token, retries and
+        waits (see :meth:`call_time_bound`).
     """
 
     conn_name_attr = "gradient_conn_id"
     default_conn_name = "gradient_default"
     conn_type = "gradient"
     hook_name = "Gradient"
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra connection form fields, for Airflow 3.0/3.1.
+
+        Airflow ≥ 3.2 reads ``conn-fields`` from the provider info instead; both come from
+        :data:`airflow_gradient.get_provider_info.GRADIENT_CONN_FIELDS`.
+        """
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField
+
+        from airflow_gradient.get_provider_info import GRADIENT_CONN_FIELDS
+
+        field = GRADIENT_CONN_FIELDS["allow_insecure_http"]
+        return {
+            "allow_insecure_http": BooleanField(
+                lazy_gettext(field["label"]),
+                description=lazy_gettext(field["description"]),
+                default=field["schema"]["default"],
+            ),
+        }
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder standard fields, for Airflow 3.0/3.1.
+
+        Airflow ≥ 3.2 reads ``ui-field-behaviour`` from the provider info instead; both come
+        from :data:`airflow_gradient.get_provider_info.GRADIENT_UI_FIELD_BEHAVIOUR`.
+        """
+        from airflow_gradient.get_provider_info import GRADIENT_UI_FIELD_BEHAVIOUR as BEHAVIOUR
+
+        return {
+            "hidden_fields": list(BEHAVIOUR["hidden-fields"]),
+            "relabeling": dict(BEHAVIOUR["relabeling"]),
+            "placeholders": dict(BEHAVIOUR["placeholders"]),
+        }
 
     def __init__(
         self,
@@ -344,23 +381,34 @@ class GradientHook(BaseHook):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
     ) -> Any:
-        """Send an authenticated request; on 401 renew the token once and send it again."""
+        """Send an authenticated request; on 401 renew the token once and send it again.
+
+        Token, renewal and every retry share one deadline (``total_timeout``): see
+        :meth:`call_time_bound`.
+        """
         creds = self.credentials
-        token = self._token(creds)
+        deadline = time.monotonic() + self.total_timeout
+        token = self._token(creds, deadline)
         try:
-            return self._send(method, path, token=token, params=params, json=json)
+            return self._send(
+                method, path, token=token, params=params, json=json, deadline=deadline
+            )
         except GradientAuthError:
             TOKEN_CACHE.discard(creds.cache_key, token)
-            token = self._token(creds)
-            return self._send(method, path, token=token, params=params, json=json)
+            token = self._token(creds, deadline)
+            return self._send(
+                method, path, token=token, params=params, json=json, deadline=deadline
+            )
 
-    def _token(self, creds: GradientCredentials) -> str:
+    def _token(self, creds: GradientCredentials, deadline: float | None = None) -> str:
         with TOKEN_CACHE.lock:
             cached = TOKEN_CACHE.get(creds.cache_key, time.time())
             if cached is not None:
                 return cached
             body = {"api_key_id": creds.api_key_id, "api_key_secret": creds.api_key_secret}
-            result = self._send("POST", TOKEN_PATH, token=None, json=body, retry=True)
+            result = self._send(
+                "POST", TOKEN_PATH, token=None, json=body, retry=True, deadline=deadline
+            )
             token = _token_from_result(result, self.gradient_conn_id)
             _mask(token.value)
             TOKEN_CACHE.put(creds.cache_key, token)
@@ -375,13 +423,14 @@ class GradientHook(BaseHook):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry: bool | None = None,
+        deadline: float | None = None,
     ) -> Any:
         import httpx
 
         url = self.credentials.base_url + path
         headers = _headers(token)
         attempts = self.retry_limit if (retry or method in RETRYABLE_METHODS) else 1
-        deadline = time.monotonic() + self.total_timeout
+        deadline = self._check_deadline(method, path, deadline)
 
         last: _Retry | None = None
         for attempt in range(1, attempts + 1):
@@ -421,20 +470,27 @@ class GradientHook(BaseHook):
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> Any:
         creds = await self._acredentials()
-        token = await self._atoken(creds)
+        deadline = time.monotonic() + self.total_timeout
+        token = await self._atoken(creds, deadline)
         try:
-            return await self._asend(creds, method, path, token=token, params=params, json=json)
+            return await self._asend(
+                creds, method, path, token=token, params=params, json=json, deadline=deadline
+            )
         except GradientAuthError:
             TOKEN_CACHE.discard(creds.cache_key, token)
-            token = await self._atoken(creds)
-            return await self._asend(creds, method, path, token=token, params=params, json=json)
+            token = await self._atoken(creds, deadline)
+            return await self._asend(
+                creds, method, path, token=token, params=params, json=json, deadline=deadline
+            )
 
-    async def _atoken(self, creds: GradientCredentials) -> str:
+    async def _atoken(self, creds: GradientCredentials, deadline: float | None = None) -> str:
         cached = TOKEN_CACHE.get(creds.cache_key, time.time())
         if cached is not None:
             return cached
         body = {"api_key_id": creds.api_key_id, "api_key_secret": creds.api_key_secret}
-        result = await self._asend(creds, "POST", TOKEN_PATH, token=None, json=body, retry=True)
+        result = await self._asend(
+            creds, "POST", TOKEN_PATH, token=None, json=body, retry=True, deadline=deadline
+        )
         token = _token_from_result(result, self.gradient_conn_id)
         _mask(token.value)
         TOKEN_CACHE.put(creds.cache_key, token)
@@ -450,13 +506,14 @@ class GradientHook(BaseHook):
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry: bool | None = None,
+        deadline: float | None = None,
     ) -> Any:
         import asyncio
 
         import httpx
 
         attempts = self.retry_limit if (retry or method in RETRYABLE_METHODS) else 1
-        deadline = time.monotonic() + self.total_timeout
+        deadline = self._check_deadline(method, path, deadline)
         last: _Retry | None = None
         for attempt in range(1, attempts + 1):
             try:
@@ -481,6 +538,26 @@ class GradientHook(BaseHook):
         raise last.error
 
     # --- shared helpers -------------------------------------------------------------------
+
+    def call_time_bound(self) -> float:
+        """Most seconds one API call can take: token, one renewal, retries and waits included.
+
+        No attempt starts after ``total_timeout`` (counted from the start of the call), and an
+        attempt lasts at most ``2 * timeout`` (connect, then the reply; a server that trickles
+        bytes can stretch a read timeout, which Airflow's ``execution_timeout`` backs up).
+        """
+        return self.total_timeout + 2.0 * self.timeout
+
+    def _check_deadline(self, method: str, path: str, deadline: float | None) -> float:
+        """The deadline of a request: the call's, or a new one; refuse to start past it."""
+        if deadline is None:
+            return time.monotonic() + self.total_timeout
+        if time.monotonic() >= deadline:
+            raise GradientTransportError(
+                f"Gradient API {method} {path} was not sent: the call already took its "
+                f"total_timeout of {self.total_timeout:g} s (token, retries and waits included)."
+            )
+        return deadline
 
     def _next_wait(
         self, attempt: int, attempts: int, deadline: float, failure: _Retry

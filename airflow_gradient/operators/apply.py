@@ -23,6 +23,7 @@ from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_gradient.cluster import ClusterLocation
     from airflow_gradient.guardrails import GuardRails
     from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
     from airflow_gradient.hooks.gradient import GradientHook
@@ -63,7 +64,15 @@ class GradientApplyRecommendationOperator(BaseOperator):
         (log it, leave the job as it is), ``"fail"``, or ``"reapply"`` (write it again).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
     :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ...).
+        ``retry_delay``, ``timeout_seconds``, ``max_retry_after``, ...).
+
+    The task ends within :meth:`time_bound` seconds, computed from the two sets of hook
+    parameters; set ``execution_timeout`` above it. Whatever fails, the job ends either exactly
+    as it was or with exactly the merged spec: after ``jobs/update`` (also when that call
+    fails) the job is read back, and the read-back decides what is reported. The XCom says
+    how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
+    ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
+    See docs/reliability.md.
     """
 
     template_fields: Sequence[str] = ("project_id", "job_id", "job_name", "cluster_key")
@@ -138,7 +147,6 @@ class GradientApplyRecommendationOperator(BaseOperator):
             format_diff,
             locate_cluster,
             merge_recommendation,
-            update_settings_for,
             validate_cluster_spec,
         )
         from airflow_gradient.guardrails import GuardRails, check_guard_rails
@@ -151,6 +159,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         project, latest, job = self._read_everything(job_id, job_name)
         job_id = int(job["job_id"])
         self._refuse_auto_apply(project)
+        self._refuse_other_job(project, job_id)
         self._persist_links(context, job_id)
 
         if latest is None:
@@ -194,6 +203,8 @@ class GradientApplyRecommendationOperator(BaseOperator):
             "new_cluster": merged,
             "metrics": rec.metrics,
             "reverted_since_last_apply": reverted,
+            "write_confirmed_by": None,
+            "update_error": None,
         }
         if self.dry_run_only:
             self.log.info("Dry run: job %s left unchanged.", job_id)
@@ -210,12 +221,32 @@ class GradientApplyRecommendationOperator(BaseOperator):
             )
             result["new_cluster"] = location.spec
         else:
-            self.databricks_hook.update_job_settings(
-                job_id, update_settings_for(settings, location, merged)
+            result.update(
+                self._write(job_id, settings, location, merged, rec_id=rec.id, where=where)
             )
-            result["applied"] = True
-            result.update(self._check_read_back(job_id, location.path, merged, rec.id, where))
         return result
+
+    def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
+        """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
+
+        The three reads run concurrently (project and recommendations on Gradient, the job on
+        Databricks); then at most one Gradient read (the recommendation a reverted cluster is
+        tagged with), ``jobs/update`` and the read-back. Each Gradient call is bounded by
+        ``GradientHook.call_time_bound`` and each Databricks call by
+        ``DatabricksJobsHook.call_time_bound``. ``None`` when custom ``retry_args`` make the
+        Databricks calls unbounded. With ``job_name``, add one Databricks call per page of
+        ``jobs/list``.
+
+        :param job_pages: pages of ``jobs/get`` (100 tasks or job clusters a page).
+        :param recommendation_pages: pages of recommendations read before a SUCCESS one.
+        """
+        gradient = self.gradient_hook.call_time_bound()
+        databricks = self.databricks_hook.call_time_bound()
+        if databricks is None:
+            return None
+        lookup = databricks if self.job_name else 0.0
+        reads = max(recommendation_pages * gradient, lookup + job_pages * databricks)
+        return reads + gradient + databricks + job_pages * databricks
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -286,6 +317,17 @@ class GradientApplyRecommendationOperator(BaseOperator):
             "apply, or pass allow_auto_apply_conflict=True."
         )
 
+    def _refuse_other_job(self, project: Mapping[str, Any], job_id: int) -> None:
+        """The project's recommendations were learned from its own job: refuse another one."""
+        tuned = project.get("job_id")
+        if tuned in (None, "") or str(tuned).strip() == str(job_id):
+            return
+        raise DatabricksJobError(
+            f"Gradient project {self.project_id} tunes Databricks job {tuned}, not job {job_id}: "
+            "its recommendations were learned from the runs of that job. Pass "
+            f"job_id={tuned}, or the project_id of job {job_id}. The job was not changed."
+        )
+
     def _no_recommendation(self, job_id: int) -> dict[str, Any]:
         message = (
             f"Project {self.project_id} has no SUCCESS recommendation yet; Databricks job "
@@ -310,6 +352,8 @@ class GradientApplyRecommendationOperator(BaseOperator):
             "new_cluster": None,
             "metrics": {},
             "reverted_since_last_apply": False,
+            "write_confirmed_by": None,
+            "update_error": None,
         }
 
     def _reverted_since_last_apply(
@@ -349,10 +393,54 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.log.warning("%s", message)
         return True
 
-    def _check_read_back(
-        self, job_id: int, path: str, expected: Mapping[str, Any], rec_id: str, where: str
+    def _write(
+        self,
+        job_id: int,
+        settings: Mapping[str, Any],
+        location: ClusterLocation,
+        merged: Mapping[str, Any],
+        *,
+        rec_id: str,
+        where: str,
     ) -> dict[str, Any]:
-        """Read the job again; the written spec must be there, or another apply replaced it."""
+        """``jobs/update``, then the read-back, which decides what happened (also on failure)."""
+        from airflow_gradient.cluster import update_settings_for
+
+        new_settings = update_settings_for(settings, location, merged)
+        update_error: DatabricksJobError | None = None
+        try:
+            self.databricks_hook.update_job_settings(job_id, new_settings)
+        except DatabricksJobError as err:
+            update_error = err
+            self.log.warning(
+                "jobs/update of %s failed: %s. Reading the job back: it decides whether the "
+                "change landed.",
+                where,
+                err,
+            )
+        return {
+            "applied": True,
+            **self._check_read_back(
+                job_id, location, merged, rec_id=rec_id, where=where, update_error=update_error
+            ),
+        }
+
+    def _check_read_back(
+        self,
+        job_id: int,
+        location: ClusterLocation,
+        expected: Mapping[str, Any],
+        *,
+        rec_id: str,
+        where: str,
+        update_error: DatabricksJobError | None = None,
+    ) -> dict[str, Any]:
+        """Read the job again; the written spec must be there, or another apply replaced it.
+
+        With ``update_error`` (the update call failed: reply lost, retries spent, ...) the
+        read-back decides: the spec is there (applied, reply lost), or the cluster is as it was
+        (not applied: raise), or something else wrote it (raise).
+        """
         from airflow_gradient.cluster import (
             applied_recommendation_id,
             cluster_spec_at,
@@ -360,13 +448,34 @@ class GradientApplyRecommendationOperator(BaseOperator):
             read_back_differences,
         )
 
-        found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path) or {}
+        try:
+            job = self.databricks_hook.get_job(job_id)
+        except DatabricksJobError as err:
+            raise self._read_back_failed(err, rec_id, where, update_error) from err
+        found = cluster_spec_at(job["settings"], location.path) or {}
         differences = read_back_differences(expected, found)
+        if not differences and update_error is None:
+            self.log.info("Applied recommendation %s to %s (read back).", rec_id, where)
+            return {"write_confirmed_by": "reply and read-back", "update_error": None}
         if not differences:
-            self.log.info("Applied recommendation %s to %s.", rec_id, where)
-            return {}
+            self.log.warning(
+                "Applied recommendation %s to %s: the jobs/update call failed (%s), but the "
+                "read-back shows the job holds it, so the update landed and only its reply was "
+                "lost.",
+                rec_id,
+                where,
+                update_error,
+            )
+            return {"write_confirmed_by": "read-back", "update_error": str(update_error)}
+        if update_error is not None and not read_back_differences(location.spec, found):
+            raise DatabricksJobError(
+                f"Recommendation {rec_id} was NOT applied: jobs/update of {where} failed "
+                f"({update_error}), and the read-back shows the cluster unchanged: the job is "
+                "as it was. Run the task again to retry. (Should an attempt that timed out still "
+                "reach Databricks, it writes exactly the recommended spec, never a part of it.)"
+            ) from update_error
         other = applied_recommendation_id(found)
-        if other is not None and other != rec_id:
+        if other is not None and other != rec_id and update_error is None:
             self.log.warning(
                 "Wrote recommendation %s to %s, but another writer has since replaced the whole "
                 "cluster with recommendation %s; the job holds that one, unmixed.",
@@ -374,11 +483,36 @@ class GradientApplyRecommendationOperator(BaseOperator):
                 where,
                 other,
             )
-            return {"superseded_by": other, "new_cluster": found}
+            return {
+                "superseded_by": other,
+                "new_cluster": found,
+                "write_confirmed_by": "reply",
+                "update_error": None,
+            }
+        failed = f" (the jobs/update call itself failed: {update_error})" if update_error else ""
         raise ReadBackMismatchError(
-            f"After jobs/update, {where} does not hold the spec that was written (another "
-            "writer, or Databricks changed it). Check the job before the next run. "
+            f"After jobs/update{failed}, {where} does not hold the spec that was written "
+            "(another writer, or Databricks changed it). Check the job before the next run. "
             f"Written → found:\n{format_diff(differences)}"
+        )
+
+    @staticmethod
+    def _read_back_failed(
+        err: DatabricksJobError, rec_id: str, where: str, update_error: DatabricksJobError | None
+    ) -> DatabricksJobError:
+        """The error for a read-back that failed: what is known about the job, and what to do."""
+        if update_error is None:
+            return DatabricksJobError(
+                f"Databricks acknowledged the jobs/update of {where}, but reading the job back "
+                f"failed ({err}), so the write is unverified. The job most likely holds "
+                f"recommendation {rec_id}; check it before the next run (running this task "
+                "again verifies it and writes nothing if it is there)."
+            )
+        return DatabricksJobError(
+            f"Unknown whether recommendation {rec_id} was applied: jobs/update of {where} failed "
+            f"({update_error}) and reading the job back failed too ({err}). Databricks applies "
+            "an update whole or not at all, so the cluster holds either its previous spec or "
+            "the recommended one; check the job before the next run, or run this task again."
         )
 
     def _persist_links(self, context: Context, job_id: int) -> None:

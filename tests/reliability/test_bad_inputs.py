@@ -1,0 +1,58 @@
+"""Every case of ``tests/data/bad_inputs/``: a clear error and zero writes (or, for inputs that
+naive clients get wrong, a correct apply)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_gradient.sandbox import Sandbox
+from tests.reliability.corpus import CORPUS, Case, load_corpus, substitute
+from tests.reliability.corpus import run_case as run_corpus_case
+from tests.reliability.harness import JOBS_UPDATE, writes
+
+CASES = load_corpus()
+
+
+def test_the_corpus_is_big_enough_and_covers_every_kind() -> None:
+    assert len(CASES) >= 40, f"{len(CASES)} cases in {CORPUS}"
+    assert {case.kind for case in CASES} == {"recommendation", "job", "input"}
+    assert sum(1 for case in CASES if case.expected_error) >= 40
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_bad_input(case: Case, sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    outcome = run_corpus_case(sb, case, monkeypatch.setenv)
+    run = outcome.run
+    done = writes(sb)
+
+    if case.expected_error is not None:
+        assert run.error is not None, (
+            f"{case.name}: expected {case.expected_error}, but the run succeeded: {run.result}"
+        )
+        message = str(run.error)
+        assert type(run.error).__name__ == case.expected_error, message
+        for fragment in substitute(case.fragments, outcome.values):
+            assert str(fragment) in message, f"{fragment!r} not in: {message}"
+        assert len(message) >= 40 and "Traceback" not in message, message
+        for secret in outcome.secrets:
+            assert secret not in message, "a credential leaked into the error message"
+        assert done == [], f"{case.name} wrote: {done}"
+        assert outcome.after == outcome.before, "the job changed"
+        return
+
+    assert run.error is None, f"{case.name}: expected success, got {run.error!r}"
+    result: dict[str, Any] = run.result or {}
+    wanted = substitute(dict(case.data.get("expected_result") or {}), outcome.values)
+    for key, value in wanted.items():
+        assert result.get(key) == value, f"result[{key!r}] = {result.get(key)!r}, not {value!r}"
+    statuses = {r.status for r in sb.requests}
+    for status in case.data.get("expected_statuses") or []:
+        assert status in statuses, f"no HTTP {status} among {sorted(statuses)}"
+    if result.get("applied"):
+        assert done == [f"databricks POST {JOBS_UPDATE}"]
+        assert outcome.after == outcome.merged, "the job does not hold exactly the merged spec"
+    else:
+        assert done == []
+        assert outcome.after == outcome.before
