@@ -1,7 +1,7 @@
 """Gradient as a copilot: a human approves each recommendation before it reaches the job.
 
     run_current  >>  request_recommendation  >>  wait_for_recommendation  >>  preview
-        >>  describe_changes  >>  approve  >>  check_unchanged  >>  apply  >>  run_recommended
+        >>  describe_changes  >>  approve  >>  apply  >>  run_recommended
 
 1. ``run_current`` runs the Databricks job as it is (``DatabricksRunNowOperator``), so Gradient
    has a fresh run to learn from.
@@ -16,12 +16,9 @@
    is its body, shown in the UI under "Required actions". *Approve* lets the DAG go on;
    *Reject* skips everything below it, so the job is left exactly as it was. Nobody answering
    within ``response_timeout`` counts as *Reject* (``defaults``).
-6. ``check_unchanged`` makes sure the recommendation that is about to be applied is the one
-   that was approved: ``apply`` takes the project's newest SUCCESS recommendation, and a newer
-   one may have arrived while the approval waited. If so it fails and nothing is written; run
-   the DAG again to review the new one.
-7. ``apply`` writes the recommendation into the job (``jobs/update``) and ``run_recommended``
-   runs the job on it.
+6. ``apply`` writes exactly the recommendation that was previewed and approved into the job
+   (``jobs/update``; ``recommendation_id`` is pinned to the preview's, so one that arrived while
+   the approval waited is not applied unreviewed) and ``run_recommended`` runs the job on it.
 
 Needs Airflow 3.1+ and the standard provider's human-in-the-loop operators. On 3.3 the
 approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it defers, so run a triggerer
@@ -129,28 +126,11 @@ with DAG(
         response_timeout=timedelta(hours=12),
     )
 
-    @task
-    def check_unchanged(previewed: dict[str, Any], project_id: str) -> str | None:
-        """Fail, writing nothing, if the newest SUCCESS recommendation is not the approved one."""
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from airflow_gradient.hooks.gradient import GradientHook
-
-        approved = previewed.get("recommendation_id")
-        latest = GradientHook().get_latest_recommendation(project_id)
-        newest = latest.get("id") if latest else None
-        if newest != approved:
-            raise AirflowFailException(
-                f"Recommendation {approved} of Gradient project {project_id} was approved, but "
-                f"the newest SUCCESS recommendation is now {newest}. Nothing was written: run "
-                "the DAG again to review the new one."
-            )
-        return approved
-
     apply = GradientApplyRecommendationOperator(
         task_id="apply",
         project_id=PROJECT_ID,
         job_id=JOB_ID,
+        recommendation_id="{{ ti.xcom_pull(task_ids='preview')['recommendation_id'] }}",
         guard_rails=GUARD_RAILS,
     )
     run_recommended = DatabricksRunNowOperator(
@@ -160,4 +140,4 @@ with DAG(
     )
 
     run_current >> request_recommendation >> wait_for_recommendation >> preview
-    approve >> check_unchanged(preview.output, project_id=PROJECT_ID) >> apply >> run_recommended
+    approve >> apply >> run_recommended

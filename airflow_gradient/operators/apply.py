@@ -47,6 +47,9 @@ class GradientApplyRecommendationOperator(BaseOperator):
     :param job_id: Databricks job id (templated). With ``job_name`` absent too, both are taken
         from the single downstream ``DatabricksRunNowOperator``.
     :param job_name: Databricks job name (templated), looked up when ``job_id`` is not given.
+    :param recommendation_id: apply exactly this recommendation (templated), e.g. the one a
+        human approved after a dry run, instead of the newest SUCCESS one. It must be SUCCESS;
+        ``if_no_recommendation`` does not apply to it.
     :param cluster_key: which cluster of the job to tune (templated): a ``job_cluster_key``,
         a ``task_key``, or ``job_clusters/<key>`` / ``tasks/<key>``. Default: the cluster tagged
         ``sync:project-id``, else the project's ``cluster_path``, else the job's only cluster.
@@ -75,7 +78,13 @@ class GradientApplyRecommendationOperator(BaseOperator):
     See docs/reliability.md.
     """
 
-    template_fields: Sequence[str] = ("project_id", "job_id", "job_name", "cluster_key")
+    template_fields: Sequence[str] = (
+        "project_id",
+        "job_id",
+        "job_name",
+        "cluster_key",
+        "recommendation_id",
+    )
     operator_extra_links = (GradientProjectLink(), DatabricksJobLink())
     ui_color = "#7B61FF"
     ui_fgcolor = "#fff"
@@ -87,6 +96,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         job_id: int | str | None = None,
         job_name: str | None = None,
         cluster_key: str | None = None,
+        recommendation_id: str | None = None,
         gradient_conn_id: str = "gradient_default",
         databricks_conn_id: str = "databricks_default",
         dry_run: bool = False,
@@ -114,6 +124,7 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.job_id = job_id
         self.job_name = job_name
         self.cluster_key = cluster_key
+        self.recommendation_id = recommendation_id
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
         # Not ``self.dry_run``: that name is a BaseOperator method.
@@ -165,6 +176,14 @@ class GradientApplyRecommendationOperator(BaseOperator):
         if latest is None:
             return self._no_recommendation(job_id)
         rec = parse_recommendation(latest, project_id=self.project_id)
+        if not rec.is_applicable:
+            raise NoRecommendationError(
+                f"Recommendation {rec.id} of project {self.project_id} is {rec.state}"
+                + (f" ({rec.error})" if rec.error else "")
+                + f"; only a SUCCESS recommendation can be applied. Databricks job {job_id} "
+                "is left as it is. Wait for it with GradientRecommendationSensor, or request "
+                "a new one."
+            )
         settings = job["settings"]
         location = locate_cluster(
             settings,
@@ -296,7 +315,12 @@ class GradientApplyRecommendationOperator(BaseOperator):
 
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gradient-read") as pool:
             project = pool.submit(gradient.get_project, self.project_id)
-            latest = pool.submit(gradient.get_latest_recommendation, self.project_id)
+            pinned = _given(self.recommendation_id)
+            latest = (
+                pool.submit(gradient.get_recommendation, self.project_id, pinned)
+                if pinned
+                else pool.submit(gradient.get_latest_recommendation, self.project_id)
+            )
             job = pool.submit(read_job)
             return project.result(), latest.result(), job.result()
 
@@ -520,3 +544,9 @@ class GradientApplyRecommendationOperator(BaseOperator):
             context, gradient_project_url(self.gradient_hook.credentials.base_url, self.project_id)
         )
         DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
+
+
+def _given(value: Any) -> str | None:
+    """A templated optional argument as a string, or ``None`` when it rendered empty."""
+    text = "" if value is None else str(value).strip()
+    return None if text in ("", "None") else text

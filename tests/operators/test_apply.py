@@ -318,3 +318,40 @@ def test_guard_rail_breach_lists_every_violation_and_writes_nothing(
     assert len(err.value.violations) >= 4
     assert writes(sb) == []
     assert settings_of(sb, job_id)["job_clusters"][0]["new_cluster"]["node_type_id"] == "i3.2xlarge"
+
+
+def test_a_pinned_recommendation_is_applied_even_when_a_newer_one_exists(
+    sb: Sandbox, make_target: Target, run_apply: Apply
+) -> None:
+    job_id, project_id = make_target(rec=None)
+    approved = sb.gradient.add_recommendation(
+        project_id, {"num_workers": 3}, created_at="2026-10-01T00:00:00Z"
+    )
+    sb.gradient.add_recommendation(
+        project_id, {"num_workers": 9}, created_at="2026-10-02T00:00:00Z"
+    )
+    sb.clear_requests()
+
+    result = run_apply(project_id=project_id, job_id=job_id, recommendation_id=approved)
+
+    assert result["recommendation_id"] == approved
+    assert settings_of(sb, job_id)["job_clusters"][0]["new_cluster"]["num_workers"] == 3
+    assert not [r for r in sb.requests if r.path.endswith("/recommendations")]  # no list read
+
+
+def test_an_empty_pin_means_the_newest(sb: Sandbox, make_target: Target, run_apply: Apply) -> None:
+    job_id, project_id = make_target()
+    assert run_apply(project_id=project_id, job_id=job_id, recommendation_id="")["applied"]
+
+
+@pytest.mark.parametrize(("state", "fragment"), [("PENDING", "is PENDING"), ("FAILURE", "no log")])
+def test_a_pinned_recommendation_that_is_not_success_is_refused(
+    sb: Sandbox, make_target: Target, run_apply: Apply, state: str, fragment: str
+) -> None:
+    job_id, project_id = make_target()
+    pinned = sb.gradient.add_recommendation(project_id, state=state, error="no log")
+    sb.clear_requests()
+    with pytest.raises(NoRecommendationError, match=fragment) as err:
+        run_apply(project_id=project_id, job_id=job_id, recommendation_id=pinned)
+    assert pinned in str(err.value)
+    assert writes(sb) == []

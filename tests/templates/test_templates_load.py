@@ -58,15 +58,15 @@ def test_copilot_asks_before_it_writes(bag: Any) -> None:
         "preview",
         "describe_changes",
         "approve",
-        "check_unchanged",
         "apply",
         "run_recommended",
     ]
     for upstream, downstream in itertools.pairwise(order):
         assert upstream in dag.get_task(downstream).upstream_task_ids, downstream
     # Nothing after the approval is reachable except through it.
-    assert dag.get_task("check_unchanged").upstream_task_ids == {"approve", "preview"}
-    assert dag.get_task("apply").upstream_task_ids == {"check_unchanged"}
+    assert dag.get_task("apply").upstream_task_ids == {"approve"}
+    # The approved (previewed) recommendation is applied, not whatever is newest by then.
+    assert "task_ids='preview'" in dag.get_task("apply").recommendation_id
     assert dag.get_task("wait_for_recommendation").deferrable is True
     assert dag.get_task("preview").dry_run_only is True
     assert dag.get_task("apply").dry_run_only is False
