@@ -164,7 +164,7 @@ def parse_recommendation(result: Any, *, project_id: str) -> Recommendation:
     if not isinstance(raw_id, str) or not raw_id.strip():
         raise InvalidRecommendationError(
             f"A recommendation of Gradient project {project_id} has no usable id "
-            f"(id {_got(raw_id)}). {_WHAT_TO_DO}"
+            f"(its id is {_show(raw_id)}, {_kind(raw_id)}). {_WHAT_TO_DO}"
         )
     rec_id = raw_id
     where = f"Gradient recommendation {rec_id} (project {project_id})"

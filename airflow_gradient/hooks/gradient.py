@@ -311,7 +311,7 @@ class GradientHook(BaseHook):
         """
         for page in range(max_pages):
             items = self.list_recommendations(project_id, page=page, per_page=per_page)
-            found = _first_in_state(items, state)
+            found = _first_in_state(items, state, project_id)
             if found is not None:
                 return found
             if len(items) < per_page:
@@ -700,9 +700,16 @@ def _parse_expiry(value: Any) -> float:
     return time.time() + 300.0
 
 
-def _first_in_state(items: list[Any], state: str) -> dict[str, Any] | None:
-    for item in items:
-        if isinstance(item, dict) and item.get("state") == state:
+def _first_in_state(items: list[Any], state: str, project_id: str) -> dict[str, Any] | None:
+    """The first item in ``state`` (any case); an item that is not an object is an error, as
+    it might be a newer recommendation in that state that cannot be read."""
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise GradientUnexpectedResponseError(
+                f"Gradient listed a recommendation of project {project_id} that is not an "
+                f"object (item {position}: {type(item).__name__}); cannot tell which is newest."
+            )
+        if str(item.get("state") or "").upper() == state.upper():
             return item
     return None
 

@@ -139,7 +139,7 @@ def _delete(path: tuple[str, ...]) -> Callable[[dict[str, Any]], None]:
 
 MALFORMED = [
     ("no id", _delete(("id",)), "has no usable id"),
-    ("int id", _set(("id",), 42), "has no usable id (id got 42 (an integer))"),
+    ("int id", _set(("id",), 42), "has no usable id (its id is 42, an integer)"),
     ("empty id", _set(("id",), "  "), "has no usable id"),
     ("no state", _delete(("state",)), "state: must be one of PENDING, SUCCESS, FAILURE, got null"),
     (

@@ -236,3 +236,16 @@ async def test_async_twins_share_the_token_and_parse_the_same(sb: Sandbox) -> No
     await h.aclose()
     assert [i["id"] for i in items] == [rec_id] and rec["state"] == "SUCCESS"
     assert all(path != TOKEN for _, path, _ in calls(sb))
+
+
+def test_latest_recommendation_reads_states_in_any_case_and_refuses_garbage(sb: Sandbox) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project_id = sb.gradient.create_project(job_id=job_id)["id"]
+    lower = {"id": "r-lower", "state": "success", "recommendation": {"configuration": {}}}
+    sb.gradient.add_recommendation(project_id, raw=lower, created_at="2026-01-01T00:00:00Z")
+    found = hook().get_latest_recommendation(project_id)
+    assert found is not None and found["id"] == "r-lower"
+
+    sb.gradient.add_recommendation(project_id, raw="<html>", created_at="2026-01-02T00:00:00Z")
+    with pytest.raises(GradientUnexpectedResponseError, match=f"project {project_id}"):
+        hook().get_latest_recommendation(project_id)
