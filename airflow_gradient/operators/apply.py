@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
@@ -18,6 +17,7 @@ from airflow_gradient.exceptions import (
     RecommendationRevertedError,
     UnsupportedPathError,
 )
+from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
     from airflow_gradient.cluster import ClusterLocation
     from airflow_gradient.guardrails import GuardRails
-    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
-    from airflow_gradient.hooks.gradient import GradientHook
     from airflow_gradient.recommendation import Recommendation
 
 RUN_NOW = "DatabricksRunNowOperator"
@@ -35,7 +33,9 @@ ON_REVERT = ("warn", "fail", "reapply")
 TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
 
 
-class GradientApplyRecommendationOperator(BaseOperator):
+class GradientApplyRecommendationOperator(
+    GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Apply the project's newest SUCCESS recommendation to the Databricks job's cluster.
 
     Place it right before ``DatabricksRunNowOperator``: ``jobs/run-now`` has no cluster
@@ -135,22 +135,6 @@ class GradientApplyRecommendationOperator(BaseOperator):
         self.on_revert = on_revert
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def gradient_hook(self) -> GradientHook:
-        """Hook for the Gradient API."""
-        from airflow_gradient.hooks.gradient import GradientHook
-
-        return GradientHook(self.gradient_conn_id, **self.gradient_hook_params)
-
-    @cached_property
-    def databricks_hook(self) -> DatabricksJobsHook:
-        """Hook for the Databricks Jobs API."""
-        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
-
-        return DatabricksJobsHook(
-            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
-        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.cluster import (

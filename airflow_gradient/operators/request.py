@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_gradient.hook_properties import GradientHookProperty
 from airflow_gradient.links import GradientProjectLink, gradient_project_url
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.hooks.gradient import GradientHook
 
 DEFAULT_REUSE_WINDOW = timedelta(minutes=30)
 """A PENDING recommendation younger than this is reused instead of requesting another."""
 
 
-class GradientRequestRecommendationOperator(BaseOperator):
+class GradientRequestRecommendationOperator(GradientHookProperty, BaseOperator):
     """Request a new recommendation for a Gradient project; return (XCom) its id.
 
     ``POST /v1/projects/{id}/recommendations`` is not idempotent, so it is sent once and never
@@ -66,13 +65,6 @@ class GradientRequestRecommendationOperator(BaseOperator):
         self.reuse_pending_within = reuse_pending_within
         self.gradient_conn_id = gradient_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
-
-    @cached_property
-    def gradient_hook(self) -> GradientHook:
-        """Hook for the Gradient API."""
-        from airflow_gradient.hooks.gradient import GradientHook
-
-        return GradientHook(self.gradient_conn_id, **self.gradient_hook_params)
 
     def execute(self, context: Context) -> str:
         GradientProjectLink.persist(

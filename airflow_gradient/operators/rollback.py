@@ -4,24 +4,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_gradient.exceptions import ReadBackMismatchError
+from airflow_gradient.hook_properties import DatabricksHookProperty
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
     from airflow_gradient.rollback import RollbackPlan, RollbackRequest
 
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 
 
-class GradientRollbackOperator(BaseOperator):
+class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
     """Restore the cluster spec a Gradient apply task replaced (its ``previous_cluster``).
 
     The spec is restored only while the job's cluster still holds what the apply wrote; if
@@ -111,15 +110,6 @@ class GradientRollbackOperator(BaseOperator):
         self.force = force
         self.databricks_conn_id = databricks_conn_id
         self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def databricks_hook(self) -> DatabricksJobsHook:
-        """Hook for the Databricks Jobs API."""
-        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
-
-        return DatabricksJobsHook(
-            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
-        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.cluster import format_diff

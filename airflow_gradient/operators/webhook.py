@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
+from airflow_gradient.hook_properties import GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink
 from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.hooks.gradient import GradientHook
     from airflow_gradient.hooks.notification_destinations import NotificationDestinationsHook
 
 
@@ -54,7 +54,7 @@ def _source_problem(
     return None
 
 
-class GradientWebhookOperator(BaseOperator):
+class GradientWebhookOperator(GradientHookProperty, BaseOperator):
     """Make sure a Databricks job's start webhook reaches Gradient.
 
     Ensures that the notification destination exists and that the job's job-level
@@ -134,13 +134,6 @@ class GradientWebhookOperator(BaseOperator):
         self.databricks_conn_id = databricks_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def gradient_hook(self) -> GradientHook:
-        """Hook for the Gradient API (used with ``gradient_workspace_id`` only)."""
-        from airflow_gradient.hooks.gradient import GradientHook
-
-        return GradientHook(self.gradient_conn_id, **self.gradient_hook_params)
 
     @cached_property
     def databricks_hook(self) -> NotificationDestinationsHook:

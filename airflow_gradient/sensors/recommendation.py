@@ -16,12 +16,11 @@ from airflow_gradient.exceptions import (
     GradientError,
     RecommendationFailedError,
 )
+from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
-    from airflow_gradient.hooks.gradient import GradientHook
     from airflow_gradient.waiting import Reference
 
 DEFAULT_POKE_INTERVAL = 60.0
@@ -30,7 +29,9 @@ DEFAULT_TIMEOUT = timedelta(hours=2)
 """How long the sensor waits unless told otherwise (never forever)."""
 
 
-class GradientRecommendationSensor(BaseSensorOperator):
+class GradientRecommendationSensor(
+    GradientHookProperty, DatabricksHookProperty, BaseSensorOperator
+):
     """Wait until a Gradient project has a SUCCESS recommendation newer than a reference.
 
     The reference (``newer_than``) is, in this order:
@@ -108,22 +109,6 @@ class GradientRecommendationSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def gradient_hook(self) -> GradientHook:
-        """Hook for the Gradient API."""
-        from airflow_gradient.hooks.gradient import GradientHook
-
-        return GradientHook(self.gradient_conn_id, **self.gradient_hook_params)
-
-    @cached_property
-    def databricks_hook(self) -> DatabricksJobsHook:
-        """Hook for the Databricks Jobs API (default reference only)."""
-        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
-
-        return DatabricksJobsHook(
-            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
-        )
 
     # --- the three modes ------------------------------------------------------------------
 
