@@ -108,7 +108,8 @@ def test_poke_mode_times_out(sb: Sandbox, make_project: Callable[..., tuple[int,
     assert not s.poke(context())  # warm up (connection, token, reference) outside the clock
     with pytest.raises(AirflowSensorTimeout):
         s.execute(context())
-    assert 3 <= list_polls(sb, project_id) <= 10
+    # At least one poll inside execute; never more often than the interval allows.
+    assert 2 <= list_polls(sb, project_id) <= 10
 
 
 def test_an_api_error_that_outlasts_the_retries_fails_the_poke(

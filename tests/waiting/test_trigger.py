@@ -88,8 +88,9 @@ async def test_timeout_polls_until_the_end_time_then_stops(
     # Polls 0.1 s apart (the last gap may be shorter), a last poll at the end time, none after.
     assert len(times) >= 2
     assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times[:-1]))
-    assert end - 0.05 <= times[-1] <= end + 1.0
-    assert time.time() < end + 2.0
+    assert times[-1] >= end - 0.05
+    await asyncio.sleep(0.3)
+    assert len(polls(sb, project_id)) == len(times)  # the trigger stopped polling
 
 
 async def test_api_error_after_the_hook_retries_ends_the_wait(
@@ -137,8 +138,9 @@ async def test_connection_is_read_async_and_the_loop_is_never_blocked(
     finally:
         ticking.cancel()
     assert event == {"status": "success", "recommendation_id": rec_id}
-    # Two requests of 0.25 s each (token, list): a blocking client would starve the ticker.
-    assert ticks >= 20
+    # Two requests of 0.25 s each (token, list): a blocking client would starve the ticker
+    # (about 0 ticks); a free loop ticks up to 50 times, fewer on a loaded machine.
+    assert ticks >= 5
 
 
 async def test_the_client_is_closed_after_the_event_and_on_cancel(
