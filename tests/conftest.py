@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+from airflow_gradient.sandbox import Sandbox
 
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-gradient-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
@@ -14,3 +19,34 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflo
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(_HOME / "dags"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def module_sandbox() -> Iterator[Sandbox]:
+    """One running sandbox per test module (starting one per test would cost more than the
+    tests); ``sb`` gives each test a clean slate on it."""
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """The module's sandbox with its connections in the environment, default behaviour, no
+    faults or latency, no requests recorded, and no Gradient token cached in this process."""
+    from airflow_gradient.hooks.gradient import TOKEN_CACHE
+
+    for name, value in module_sandbox.connections().items():
+        monkeypatch.setenv(name, value)
+    gradient = module_sandbox.gradient
+    gradient.recommendation_ready_after_reads = 1
+    gradient.recommendation_ready_after_seconds = None
+    gradient.next_recommendation_outcome = "SUCCESS"
+    module_sandbox.databricks.next_run_result = "SUCCESS"
+    module_sandbox.faults.clear()
+    module_sandbox.faults.set_latency(0.0)
+    module_sandbox.clear_requests()
+    TOKEN_CACHE.clear()
+    yield module_sandbox
+    module_sandbox.faults.clear()
+    module_sandbox.faults.set_latency(0.0)
+    TOKEN_CACHE.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +42,6 @@ class FakeTaskInstance:
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.pushed[key] = value
-
-
-@pytest.fixture(scope="module")
-def module_sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """The module's sandbox with its connections in the environment and a clean slate."""
-    for name, value in module_sandbox.connections().items():
-        monkeypatch.setenv(name, value)
-    module_sandbox.faults.clear()
-    module_sandbox.clear_requests()
-    yield module_sandbox
-    module_sandbox.faults.clear()
 
 
 @pytest.fixture

@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.operators.conftest import (
-    FakeTaskInstance,
-    make_target,
-    module_sandbox,
-    run_apply,
-    sb,
-)
+from tests.operators.conftest import FakeTaskInstance, make_target, run_apply
 
-__all__ = ["XComTaskInstance", "make_target", "module_sandbox", "run_apply", "run_rollback", "sb"]
+__all__ = ["XComTaskInstance", "make_target", "run_apply", "run_rollback"]
 
 
 class XComTaskInstance(FakeTaskInstance):

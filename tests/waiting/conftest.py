@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import pytest
 
-from airflow_gradient.hooks.gradient import TOKEN_CACHE
 from airflow_gradient.sandbox import Sandbox
 
 RECS = "/v1/projects/{}/recommendations"
@@ -60,29 +59,6 @@ class FakeTaskInstance:
 
 def context(ti: FakeTaskInstance | None = None) -> Any:
     return {"ti": ti or FakeTaskInstance(), "params": {}}
-
-
-@pytest.fixture(scope="module")
-def module_sandbox() -> Iterator[Sandbox]:
-    with Sandbox() as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """The module's sandbox, connections in the environment, default behaviour, no requests."""
-    for name, value in module_sandbox.connections().items():
-        monkeypatch.setenv(name, value)
-    g = module_sandbox.gradient
-    g.recommendation_ready_after_reads = 1
-    g.recommendation_ready_after_seconds = None
-    g.next_recommendation_outcome = "SUCCESS"
-    module_sandbox.faults.clear()
-    module_sandbox.clear_requests()
-    TOKEN_CACHE.clear()
-    yield module_sandbox
-    module_sandbox.faults.clear()
-    TOKEN_CACHE.clear()
 
 
 @pytest.fixture
