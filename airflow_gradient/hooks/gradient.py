@@ -432,24 +432,21 @@ class GradientHook(BaseHook):
         attempts = self.retry_limit if (retry or method in RETRYABLE_METHODS) else 1
         deadline = self._check_deadline(method, path, deadline)
 
-        last: _Retry | None = None
-        for attempt in range(1, attempts + 1):
-            try:
-                try:
-                    response = self._client.request(
-                        method, url, params=params, json=json, headers=headers
-                    )
-                except httpx.TransportError as err:
-                    raise _Retry(_transport_error(method, path, err)) from err
-                return _reply(method, path, response, conn_id=self.gradient_conn_id)
-            except _Retry as retry_err:
-                last = retry_err
-                wait = self._next_wait(attempt, attempts, deadline, retry_err)
-                if wait is None:
-                    break
-                time.sleep(wait)
-        assert last is not None
-        raise last.error
+        from tenacity import Retrying
+
+        try:
+            for attempt in Retrying(**self._retry_policy(attempts, deadline)):
+                with attempt:
+                    try:
+                        response = self._client.request(
+                            method, url, params=params, json=json, headers=headers
+                        )
+                    except httpx.TransportError as err:
+                        raise _Retry(_transport_error(method, path, err)) from err
+                    return _reply(method, path, response, conn_id=self.gradient_conn_id)
+        except _Retry as failure:
+            raise failure.error from failure.__cause__
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     # --- request machinery (async) --------------------------------------------------------
 
@@ -508,34 +505,28 @@ class GradientHook(BaseHook):
         retry: bool | None = None,
         deadline: float | None = None,
     ) -> Any:
-        import asyncio
-
         import httpx
+        from tenacity import AsyncRetrying
 
         attempts = self.retry_limit if (retry or method in RETRYABLE_METHODS) else 1
         deadline = self._check_deadline(method, path, deadline)
-        last: _Retry | None = None
-        for attempt in range(1, attempts + 1):
-            try:
-                try:
-                    response = await self._aclient.request(
-                        method,
-                        creds.base_url + path,
-                        params=params,
-                        json=json,
-                        headers=_headers(token),
-                    )
-                except httpx.TransportError as err:
-                    raise _Retry(_transport_error(method, path, err)) from err
-                return _reply(method, path, response, conn_id=self.gradient_conn_id)
-            except _Retry as retry_err:
-                last = retry_err
-                wait = self._next_wait(attempt, attempts, deadline, retry_err)
-                if wait is None:
-                    break
-                await asyncio.sleep(wait)
-        assert last is not None
-        raise last.error
+        try:
+            async for attempt in AsyncRetrying(**self._retry_policy(attempts, deadline)):
+                with attempt:
+                    try:
+                        response = await self._aclient.request(
+                            method,
+                            creds.base_url + path,
+                            params=params,
+                            json=json,
+                            headers=_headers(token),
+                        )
+                    except httpx.TransportError as err:
+                        raise _Retry(_transport_error(method, path, err)) from err
+                    return _reply(method, path, response, conn_id=self.gradient_conn_id)
+        except _Retry as failure:
+            raise failure.error from failure.__cause__
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     # --- shared helpers -------------------------------------------------------------------
 
@@ -559,21 +550,30 @@ class GradientHook(BaseHook):
             )
         return deadline
 
-    def _next_wait(
-        self, attempt: int, attempts: int, deadline: float, failure: _Retry
-    ) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` to give up now.
+    def _retry_policy(self, attempts: int, deadline: float) -> dict[str, Any]:
+        """``tenacity`` settings for one request: retry ``_Retry`` failures only, wait the
+        ``Retry-After`` the server asks for (capped at ``max_retry_after``) or back off
+        exponentially, and stop when the attempts are spent or the wait would cross the
+        call's deadline. The last failure is re-raised as it is."""
+        from tenacity import RetryCallState, retry_if_exception_type
 
-        Honours ``Retry-After`` (capped at ``max_retry_after``), else backs off exponentially;
-        gives up when the attempts are spent or the wait would cross the call's deadline.
-        """
-        if failure.retry_after is not None:
-            wait = min(max(failure.retry_after, 0.0), self.max_retry_after)
-        else:
-            wait = min(self.retry_delay * 2 ** (attempt - 1), self.max_retry_after)
-        if attempt >= attempts or time.monotonic() + wait > deadline:
-            return None
-        return wait
+        def wait(state: RetryCallState) -> float:
+            failure = state.outcome.exception() if state.outcome else None
+            after = failure.retry_after if isinstance(failure, _Retry) else None
+            if after is not None:
+                return min(max(after, 0.0), self.max_retry_after)
+            backoff = float(self.retry_delay * 2 ** (state.attempt_number - 1))
+            return min(backoff, self.max_retry_after)
+
+        def stop(state: RetryCallState) -> bool:
+            return state.attempt_number >= attempts or time.monotonic() + wait(state) > deadline
+
+        return {
+            "retry": retry_if_exception_type(_Retry),
+            "wait": wait,
+            "stop": stop,
+            "reraise": True,
+        }
 
 
 def _headers(token: str | None) -> dict[str, str]:
