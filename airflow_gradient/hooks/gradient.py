@@ -290,12 +290,7 @@ class GradientHook(BaseHook):
             f"/v1/projects/{project_id}/recommendations",
             params={"page": page, "per_page": per_page},
         )
-        if not isinstance(result, list):
-            raise GradientUnexpectedResponseError(
-                f"Gradient returned {type(result).__name__} instead of a list of recommendations "
-                f"for project {project_id}."
-            )
-        return result
+        return _expect_recommendation_list(result, project_id)
 
     def get_recommendation(self, project_id: str, recommendation_id: str) -> dict[str, Any]:
         """``GET /v1/projects/{project_id}/recommendations/{recommendation_id}``."""
@@ -358,12 +353,7 @@ class GradientHook(BaseHook):
             f"/v1/projects/{project_id}/recommendations",
             params={"page": page, "per_page": per_page},
         )
-        if not isinstance(result, list):
-            raise GradientUnexpectedResponseError(
-                f"Gradient returned {type(result).__name__} instead of a list of recommendations "
-                f"for project {project_id}."
-            )
-        return result
+        return _expect_recommendation_list(result, project_id)
 
     async def aclose(self) -> None:
         """Close the async HTTP client, if one was opened."""
@@ -712,6 +702,15 @@ def _first_in_state(items: list[Any], state: str, project_id: str) -> dict[str, 
         if str(item.get("state") or "").upper() == state.upper():
             return item
     return None
+
+
+def _expect_recommendation_list(result: Any, project_id: str) -> list[dict[str, Any]]:
+    if not isinstance(result, list):
+        raise GradientUnexpectedResponseError(
+            f"Gradient returned {type(result).__name__} instead of a list of recommendations "
+            f"for project {project_id}."
+        )
+    return result
 
 
 def _expect_dict(result: Any, what: str, ident: str) -> dict[str, Any]:
