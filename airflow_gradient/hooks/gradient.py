@@ -399,10 +399,7 @@ class GradientHook(BaseHook):
             result = self._send(
                 "POST", TOKEN_PATH, token=None, json=body, retry=True, deadline=deadline
             )
-            token = _token_from_result(result, self.gradient_conn_id)
-            _mask(token.value)
-            TOKEN_CACHE.put(creds.cache_key, token)
-            return token.value
+            return _store_token(creds, result, self.gradient_conn_id)
 
     def _send(
         self,
@@ -478,10 +475,7 @@ class GradientHook(BaseHook):
         result = await self._asend(
             creds, "POST", TOKEN_PATH, token=None, json=body, retry=True, deadline=deadline
         )
-        token = _token_from_result(result, self.gradient_conn_id)
-        _mask(token.value)
-        TOKEN_CACHE.put(creds.cache_key, token)
-        return token.value
+        return _store_token(creds, result, self.gradient_conn_id)
 
     async def _asend(
         self,
@@ -664,6 +658,14 @@ def _retry_after(response: httpx.Response) -> float | None:
         return float(value)
     except ValueError:
         return None
+
+
+def _store_token(creds: GradientCredentials, result: Any, conn_id: str) -> str:
+    """Read a token reply, mask the token and cache it for the credential; return it."""
+    token = _token_from_result(result, conn_id)
+    _mask(token.value)
+    TOKEN_CACHE.put(creds.cache_key, token)
+    return token.value
 
 
 def _token_from_result(result: Any, conn_id: str) -> _Token:
