@@ -771,6 +771,12 @@ class GradientService(Service):
             self._workspaces[str(workspace_id)] = workspace
             return copy.deepcopy(workspace)
 
+    def get_workspace(self, workspace_id: str | int) -> dict[str, Any] | None:
+        """The config of a registered workspace, or ``None``."""
+        with self._lock:
+            workspace = self._workspaces.get(str(workspace_id))
+            return copy.deepcopy(workspace) if workspace is not None else None
+
     def _http_get_workspace(self, request: Request) -> Response:
         workspace_id = request.params["workspace_id"]
         with self._lock:

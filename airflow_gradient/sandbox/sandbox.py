@@ -188,7 +188,9 @@ class Sandbox:
                 destination_id=seeds.ONCALL_DESTINATION_ID,
             )
         job_id = self.databricks.create_job(seeds.demo_job_settings())
-        workspace = self.gradient.create_workspace(self.databricks.workspace_id)
+        workspace = self.gradient.get_workspace(
+            self.databricks.workspace_id
+        ) or self.gradient.create_workspace(self.databricks.workspace_id)
         project = self.gradient.create_project(
             job_id=job_id,
             cluster_path=seeds.DEMO_CLUSTER_PATH,

@@ -162,3 +162,14 @@ def test_importing_the_sandbox_does_not_import_airflow() -> None:
         "assert 'databricks.sdk' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_seed_demo_twice_gives_two_jobs_in_one_workspace() -> None:
+    with Sandbox() as sb:
+        first, second = sb.seed_demo(), sb.seed_demo()
+        assert first["job_id"] != second["job_id"]
+        assert first["project_id"] != second["project_id"]
+        workspaces = {
+            sb.gradient.get_project(s["project_id"])["workspace_id"] for s in (first, second)
+        }
+        assert len(workspaces) == 1
