@@ -123,8 +123,12 @@ class ClusterLocation:
     @property
     def path(self) -> str:
         """Gradient's ``cluster_path`` form: ``job_clusters/<key>`` or ``tasks/<key>``."""
-        prefix = JOB_CLUSTERS_PREFIX if self.kind == "job_cluster" else TASKS_PREFIX
-        return f"{prefix}{self.key}"
+        return _cluster_path(self.kind, self.key)
+
+
+def _cluster_path(kind: ClusterKind, key: str) -> str:
+    prefix = JOB_CLUSTERS_PREFIX if kind == "job_cluster" else TASKS_PREFIX
+    return f"{prefix}{key}"
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,7 @@ class _Cluster:
 
     @property
     def path(self) -> str:
-        prefix = JOB_CLUSTERS_PREFIX if self.kind == "job_cluster" else TASKS_PREFIX
-        return f"{prefix}{self.key}"
+        return _cluster_path(self.kind, self.key)
 
 
 @dataclass(frozen=True)

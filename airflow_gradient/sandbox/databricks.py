@@ -64,6 +64,17 @@ def _encode_token(payload: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
+def _page_window(params: dict[str, Any], kind: str, *, max_limit: int) -> tuple[int, int]:
+    """``limit`` (1 to ``max_limit``, default 20) and the offset of a list request, taken from
+    its ``page_token`` when there is one, else from ``offset``."""
+    limit = _as_int(params, "limit", 20)
+    if not 1 <= limit <= max_limit:
+        _invalid(f"Invalid limit {limit}: must be between 1 and {max_limit}")
+    token = params.get("page_token") or ""
+    offset = _decode_token(token, kind)["o"] if token else _as_int(params, "offset", 0)
+    return limit, offset
+
+
 def _decode_token(token: str, kind: str) -> dict[str, Any]:
     try:
         padded = token + "=" * (-len(token) % 4)
@@ -427,11 +438,7 @@ class DatabricksService(Service):
 
     def _http_list(self, request: Request) -> Response:
         params = self._params(request)
-        limit = _as_int(params, "limit", 20)
-        if not 1 <= limit <= 100:
-            _invalid(f"Invalid limit {limit}: must be between 1 and 100")
-        token = params.get("page_token") or ""
-        offset = _decode_token(token, "list")["o"] if token else _as_int(params, "offset", 0)
+        limit, offset = _page_window(params, "list", max_limit=100)
         name = params.get("name") or ""
         expand = _as_bool(params.get("expand_tasks", False))
         with self._lock:
@@ -768,11 +775,7 @@ class DatabricksService(Service):
 
     def _http_list_runs(self, request: Request) -> Response:
         params = self._params(request)
-        limit = _as_int(params, "limit", 20)
-        if not 1 <= limit <= 25:
-            _invalid(f"Invalid limit {limit}: must be between 1 and 25")
-        token = params.get("page_token") or ""
-        offset = _decode_token(token, "runs")["o"] if token else _as_int(params, "offset", 0)
+        limit, offset = _page_window(params, "runs", max_limit=25)
         job_id = params.get("job_id")
         active_only = _as_bool(params.get("active_only", False))
         completed_only = _as_bool(params.get("completed_only", False))
