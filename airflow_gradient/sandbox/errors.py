@@ -27,3 +27,7 @@ class NotFoundError(SandboxError, LookupError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class ConflictError(SandboxError):
+    """An object that already exists, e.g. a notification destination of the same name."""

@@ -10,9 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from airflow_gradient.sandbox import seeds
-from airflow_gradient.sandbox.databricks import DatabricksService
+from airflow_gradient.sandbox.databricks import DatabricksBackend, DatabricksRoutes
 from airflow_gradient.sandbox.faults import Faults
-from airflow_gradient.sandbox.gradient import GradientService
+from airflow_gradient.sandbox.gradient import GradientBackend, GradientRoutes
 from airflow_gradient.sandbox.records import RequestLog, RequestRecord
 from airflow_gradient.sandbox.server import LOOPBACK, ServiceServer
 
@@ -53,10 +53,12 @@ class Sandbox:
         self._lock = threading.RLock()
         self.faults = Faults()
         self._log = RequestLog()
-        self.databricks = DatabricksService(self._lock, self.databricks_token)
-        self.gradient = GradientService(
+        self.databricks = DatabricksBackend(self._lock, self.databricks_token)
+        """The Databricks workspace's state and Python API (jobs, runs, destinations)."""
+        self.gradient = GradientBackend(
             self._lock, self.api_key_id, self.api_key_secret, token_lifetime, self.databricks
         )
+        """The Gradient service's state and Python API (projects, recommendations)."""
         self._servers: list[ServiceServer] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -65,10 +67,12 @@ class Sandbox:
         """Bind both ports and start serving; return ``self``."""
         if self._servers:
             raise RuntimeError("The sandbox is already running")
-        gradient = ServiceServer(self.gradient, self.faults, self._log, self._gradient_port)
+        gradient = ServiceServer(
+            GradientRoutes(self.gradient), self.faults, self._log, self._gradient_port
+        )
         try:
             databricks = ServiceServer(
-                self.databricks, self.faults, self._log, self._databricks_port
+                DatabricksRoutes(self.databricks), self.faults, self._log, self._databricks_port
             )
         except OSError:
             gradient.stop()
@@ -172,6 +176,28 @@ class Sandbox:
     def clear_requests(self) -> None:
         """Forget the requests served so far."""
         self._log.clear()
+
+    # --- a clean slate ---------------------------------------------------------------------
+
+    def reset(self, *, keep_data: bool = False) -> None:
+        """Restore a clean slate, like a new ``Sandbox`` on the same ports and credentials.
+
+        Always: no faults and no latency, no requests recorded, and the default behaviour
+        (``recommendation_ready_after_reads=1``, ``recommendation_ready_after_seconds=None``,
+        ``next_recommendation_outcome="SUCCESS"``, the default failure error and phase, the
+        constructor's ``token_lifetime``, ``next_run_result="SUCCESS"``, ``run_duration=0``).
+        Unless ``keep_data``, also forgets every job, run, notification destination, project,
+        recommendation, registered workspace and issued token (clients fetch a new token on
+        their next 401). Ids keep counting, so an id from before the reset never names a new
+        object. The sandbox keeps running; this works whether it runs or not.
+
+        :param keep_data: keep jobs, projects and the rest; reset only behaviour, faults and
+            the request log (what a test suite sharing one sandbox per module wants).
+        """
+        self.faults.clear()
+        self._log.clear()
+        self.gradient.reset(keep_data=keep_data)
+        self.databricks.reset(keep_data=keep_data)
 
     # --- seeds ----------------------------------------------------------------------------
 

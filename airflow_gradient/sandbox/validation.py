@@ -199,12 +199,6 @@ def check_create_body(body: Any) -> tuple[dict[str, Any], list[Any]]:
     return check_settings(checked, path=""), acl
 
 
-def check_settings_partial(settings: Any) -> dict[str, Any]:
-    """Check the shape of ``new_settings`` of ``jobs/update`` (rules run on the merged job)."""
-    jobs = _jobs_api()
-    return _check_object(settings, _fields_of(jobs.JobSettings), "new_settings")
-
-
 def check_submit_body(body: Any) -> dict[str, Any]:
     """Check a ``jobs/runs/submit`` body; a legacy single-task body becomes one task."""
     jobs = _jobs_api()

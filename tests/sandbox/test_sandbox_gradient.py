@@ -326,7 +326,7 @@ def test_a_sandbox_bug_is_a_500_envelope_not_a_traceback(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(type(sb.gradient), "_view", staticmethod(broken))
+    monkeypatch.setattr(sb.gradient, "read_recommendations", broken)
     project = sb.gradient.create_project(job_id=1)
     sb.gradient.add_recommendation(project["id"], {"num_workers": 1})
     reply = gradient.get(f"/v1/projects/{project['id']}/recommendations")
