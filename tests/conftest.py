@@ -32,21 +32,25 @@ def module_sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def sb(module_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The module's sandbox with its connections in the environment, default behaviour, no
-    faults or latency, no requests recorded, and no Gradient token cached in this process."""
+    faults or latency, no requests recorded, and no Gradient token cached in this process.
+
+    Jobs and projects made by earlier tests of the module stay (``reset(keep_data=True)``);
+    each test makes its own. For a sandbox of its own, use ``fresh_sandbox``.
+    """
     from airflow_gradient.hooks.gradient import TOKEN_CACHE
 
     for name, value in module_sandbox.connections().items():
         monkeypatch.setenv(name, value)
-    gradient = module_sandbox.gradient
-    gradient.recommendation_ready_after_reads = 1
-    gradient.recommendation_ready_after_seconds = None
-    gradient.next_recommendation_outcome = "SUCCESS"
-    module_sandbox.databricks.next_run_result = "SUCCESS"
-    module_sandbox.faults.clear()
-    module_sandbox.faults.set_latency(0.0)
-    module_sandbox.clear_requests()
+    module_sandbox.reset(keep_data=True)
     TOKEN_CACHE.clear()
     yield module_sandbox
-    module_sandbox.faults.clear()
-    module_sandbox.faults.set_latency(0.0)
+    module_sandbox.reset(keep_data=True)
     TOKEN_CACHE.clear()
+
+
+@pytest.fixture
+def fresh_sandbox() -> Iterator[Sandbox]:
+    """A new, running sandbox of this test's own (nothing in it yet); stopped after the test.
+    Its connections are not put in the environment."""
+    with Sandbox() as sandbox:
+        yield sandbox

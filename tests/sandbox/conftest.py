@@ -43,19 +43,15 @@ def job_settings() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    """A fresh, running sandbox; stopped after the test."""
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def gradient(sb: Sandbox) -> Iterator[httpx.Client]:
+def gradient(fresh_sandbox: Sandbox) -> Iterator[httpx.Client]:
     """httpx client for the Gradient API, already holding a valid bearer token."""
-    with httpx.Client(base_url=sb.gradient_url, timeout=10) as client:
+    with httpx.Client(base_url=fresh_sandbox.gradient_url, timeout=10) as client:
         reply = client.post(
             "/v1/auth/token",
-            json={"api_key_id": sb.api_key_id, "api_key_secret": sb.api_key_secret},
+            json={
+                "api_key_id": fresh_sandbox.api_key_id,
+                "api_key_secret": fresh_sandbox.api_key_secret,
+            },
         )
         assert reply.status_code == 200, reply.text
         client.headers["Authorization"] = f"Bearer {reply.json()['result']['access_token']}"
@@ -63,31 +59,33 @@ def gradient(sb: Sandbox) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def dbx(sb: Sandbox) -> Iterator[httpx.Client]:
+def dbx(fresh_sandbox: Sandbox) -> Iterator[httpx.Client]:
     """httpx client for the Databricks API with the sandbox's token."""
     with httpx.Client(
-        base_url=sb.databricks_url,
+        base_url=fresh_sandbox.databricks_url,
         timeout=10,
-        headers={"Authorization": f"Bearer {sb.databricks_token}"},
+        headers={"Authorization": f"Bearer {fresh_sandbox.databricks_token}"},
     ) as client:
         yield client
 
 
 @pytest.fixture
-def workspace(sb: Sandbox) -> Any:
+def workspace(fresh_sandbox: Sandbox) -> Any:
     """``databricks-sdk`` ``WorkspaceClient`` pointed at the sandbox with its PAT."""
     from databricks.sdk import WorkspaceClient
 
-    return WorkspaceClient(host=sb.databricks_url, token=sb.databricks_token, auth_type="pat")
+    return WorkspaceClient(
+        host=fresh_sandbox.databricks_url, token=fresh_sandbox.databricks_token, auth_type="pat"
+    )
 
 
 @pytest.fixture
-def hook_factory(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    """Build Airflow's real ``DatabricksHook`` from ``sb.connections()`` exported as env vars.
+def hook_factory(fresh_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    """Build Airflow's real ``DatabricksHook`` from ``connections()`` exported as env vars.
 
     Retries wait 10 ms instead of the hook's default exponential back-off (1 s, 2 s, ...).
     """
-    for name, value in sb.connections().items():
+    for name, value in fresh_sandbox.connections().items():
         monkeypatch.setenv(name, value)
 
     def build(retry_limit: int = 3, timeout_seconds: int = 10) -> Any:

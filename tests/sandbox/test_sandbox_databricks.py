@@ -96,20 +96,20 @@ def test_sdk_sees_a_missing_job_as_resource_does_not_exist(workspace: Any) -> No
         workspace.jobs.get(42)
 
 
-def test_sdk_reads_a_150_task_job_whole(sb: Sandbox, workspace: Any) -> None:
-    job_id = sb.databricks.create_job(big_job(tasks=150, clusters=105))
-    sb.clear_requests()
+def test_sdk_reads_a_150_task_job_whole(fresh_sandbox: Sandbox, workspace: Any) -> None:
+    job_id = fresh_sandbox.databricks.create_job(big_job(tasks=150, clusters=105))
+    fresh_sandbox.clear_requests()
     job = workspace.jobs.get(job_id)
     assert [t.task_key for t in job.settings.tasks] == [f"t{i:03d}" for i in range(150)]
     assert len(job.settings.job_clusters) == 105
-    calls = sb.requests_to("databricks", "GET", "/api/2.2/jobs/get")
+    calls = fresh_sandbox.requests_to("databricks", "GET", "/api/2.2/jobs/get")
     assert len(calls) == 2
     assert "page_token" not in calls[0].query
     assert calls[1].query["page_token"]
 
 
-def test_jobs_get_pages_on_2_2_but_not_on_2_1(sb: Sandbox, dbx: httpx.Client) -> None:
-    job_id = sb.databricks.create_job(big_job(tasks=150, clusters=3))
+def test_jobs_get_pages_on_2_2_but_not_on_2_1(fresh_sandbox: Sandbox, dbx: httpx.Client) -> None:
+    job_id = fresh_sandbox.databricks.create_job(big_job(tasks=150, clusters=3))
     first = dbx.get("/api/2.2/jobs/get", params={"job_id": job_id}).json()
     assert len(first["settings"]["tasks"]) == 100
     assert len(first["settings"]["job_clusters"]) == 3
@@ -128,7 +128,7 @@ def test_jobs_get_pages_on_2_2_but_not_on_2_1(sb: Sandbox, dbx: httpx.Client) ->
 
 
 def test_sdk_notification_destinations_crud_never_echo_secrets(
-    sb: Sandbox, workspace: Any, dbx: httpx.Client
+    fresh_sandbox: Sandbox, workspace: Any, dbx: httpx.Client
 ) -> None:
     from databricks.sdk.errors import NotFound
     from databricks.sdk.service import settings as s
@@ -167,7 +167,7 @@ def test_sdk_notification_destinations_crud_never_echo_secrets(
         assert hook_url not in text
         assert "u-name" not in text
         assert "p-word" not in text
-    stored = {d["id"]: d for d in sb.databricks.destinations}[created.id]
+    stored = {d["id"]: d for d in fresh_sandbox.databricks.destinations}[created.id]
     assert stored["config"]["password"] == "p-word"
 
     workspace.notification_destinations.delete(created.id)
@@ -189,20 +189,20 @@ def test_destination_config_must_wrap_exactly_one_kind(dbx: httpx.Client) -> Non
 
 
 def test_hook_update_run_now_get_run(
-    sb: Sandbox, hook_factory: Callable[..., Any], job_settings: Settings
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any], job_settings: Settings
 ) -> None:
     hook = hook_factory()
-    job_id = sb.databricks.create_job(job_settings())
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
     cluster = copy.deepcopy(job_settings()["job_clusters"][0])
     cluster["new_cluster"]["node_type_id"] = "m5.xlarge"
     hook.update_job(str(job_id), {"job_clusters": [cluster]})
-    assert sb.databricks.get_job(job_id)["settings"]["job_clusters"] == [cluster]
+    assert fresh_sandbox.databricks.get_job(job_id)["settings"]["job_clusters"] == [cluster]
 
     run_id = hook.run_now({"job_id": job_id})
     run = hook.get_run(run_id)
     assert run["job_id"] == job_id
     assert run["job_clusters"][0]["new_cluster"]["node_type_id"] == "m5.xlarge"
-    assert run["run_page_url"].startswith(sb.databricks_url)
+    assert run["run_page_url"].startswith(fresh_sandbox.databricks_url)
     state = hook.get_run_state(run_id)
     assert state.is_terminal
     assert state.is_successful
@@ -210,9 +210,9 @@ def test_hook_update_run_now_get_run(
 
 
 def test_hook_finds_jobs_by_name_across_list_pages(
-    sb: Sandbox, hook_factory: Callable[..., Any]
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any]
 ) -> None:
-    ids = [sb.databricks.create_job({"name": f"job-{i}"}) for i in range(30)]
+    ids = [fresh_sandbox.databricks.create_job({"name": f"job-{i}"}) for i in range(30)]
     hook = hook_factory()
     assert hook.find_job_id_by_name("job-7") == ids[7]
     assert (
@@ -221,11 +221,13 @@ def test_hook_finds_jobs_by_name_across_list_pages(
     assert hook.find_job_id_by_name("missing") is None
     listed = hook.list_jobs()  # limit 25: two pages
     assert sorted(j["job_id"] for j in listed) == sorted(ids)
-    assert len(sb.requests_to("databricks", "GET", "/api/2.2/jobs/list")) >= 2 + 3
+    assert len(fresh_sandbox.requests_to("databricks", "GET", "/api/2.2/jobs/list")) >= 2 + 3
 
 
-def test_hook_do_api_call_pages_jobs_get(sb: Sandbox, hook_factory: Callable[..., Any]) -> None:
-    job_id = sb.databricks.create_job(big_job(tasks=230, clusters=2))
+def test_hook_do_api_call_pages_jobs_get(
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any]
+) -> None:
+    job_id = fresh_sandbox.databricks.create_job(big_job(tasks=230, clusters=2))
     hook = hook_factory()
     tasks: list[dict[str, Any]] = []
     params: dict[str, Any] = {"job_id": job_id}
@@ -239,21 +241,23 @@ def test_hook_do_api_call_pages_jobs_get(sb: Sandbox, hook_factory: Callable[...
 
 
 async def test_async_hook_reads_a_run(
-    sb: Sandbox, hook_factory: Callable[..., Any], job_settings: Settings
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any], job_settings: Settings
 ) -> None:
     # _a_do_api_call (aiohttp) sends GET parameters as a JSON body, not a query string.
-    run_id = sb.databricks.run_now(sb.databricks.create_job(job_settings()))
+    run_id = fresh_sandbox.databricks.run_now(fresh_sandbox.databricks.create_job(job_settings()))
     hook = hook_factory()
     async with hook:
         state = await hook.a_get_run_state(run_id)
         run = await hook.a_get_run(run_id)
     assert state.is_successful
     assert [t["task_key"] for t in run["tasks"]] == ["ingest", "transform"]
-    (call, *_) = sb.requests_to("databricks", "GET", "/api/2.2/jobs/runs/get")
+    (call, *_) = fresh_sandbox.requests_to("databricks", "GET", "/api/2.2/jobs/runs/get")
     assert call.query == {}
 
 
-def test_hook_sees_http_errors_with_status(sb: Sandbox, hook_factory: Callable[..., Any]) -> None:
+def test_hook_sees_http_errors_with_status(
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any]
+) -> None:
     from airflow.providers.databricks.exceptions import DatabricksApiError
 
     with pytest.raises(DatabricksApiError) as caught:
@@ -263,7 +267,7 @@ def test_hook_sees_http_errors_with_status(sb: Sandbox, hook_factory: Callable[.
 
 
 def test_hook_submit_run_is_a_run_without_a_saved_job(
-    sb: Sandbox, hook_factory: Callable[..., Any], dbx: httpx.Client
+    fresh_sandbox: Sandbox, hook_factory: Callable[..., Any], dbx: httpx.Client
 ) -> None:
     hook = hook_factory()
     # The shape DatabricksSubmitRunOperator sends: one legacy task, numbers as strings.
@@ -353,7 +357,7 @@ REJECTIONS = [
     ("break_it", "fragment"), REJECTIONS, ids=[f.__name__ for f, _ in REJECTIONS]
 )
 def test_invalid_settings_are_rejected_on_create_update_and_reset(
-    sb: Sandbox,
+    fresh_sandbox: Sandbox,
     dbx: httpx.Client,
     job_settings: Settings,
     break_it: Callable[[dict[str, Any]], None],
@@ -364,27 +368,30 @@ def test_invalid_settings_are_rejected_on_create_update_and_reset(
     created = dbx.post("/api/2.2/jobs/create", json=bad)
     assert fragment in assert_databricks_error(created, 400, "INVALID_PARAMETER_VALUE")
 
-    job_id = sb.databricks.create_job(job_settings())
-    before = sb.databricks.get_job(job_id)
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
+    before = fresh_sandbox.databricks.get_job(job_id)
     reset = dbx.post("/api/2.2/jobs/reset", json={"job_id": job_id, "new_settings": bad})
     assert fragment in assert_databricks_error(reset, 400, "INVALID_PARAMETER_VALUE")
     update = dbx.post("/api/2.1/jobs/update", json={"job_id": job_id, "new_settings": bad})
     assert fragment in assert_databricks_error(update, 400, "INVALID_PARAMETER_VALUE")
-    assert sb.databricks.get_job(job_id) == before
+    assert fresh_sandbox.databricks.get_job(job_id) == before
     with pytest.raises(ValidationError, match=r"\w"):
-        sb.databricks.create_job(bad)
+        fresh_sandbox.databricks.create_job(bad)
 
 
 def test_update_is_validated_on_the_merged_job(
-    sb: Sandbox, dbx: httpx.Client, job_settings: Settings
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
-    job_id = sb.databricks.create_job(job_settings())
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
     # Removing the cluster both tasks run on is valid alone, not on the merged job.
     reply = dbx.post(
         "/api/2.2/jobs/update", json={"job_id": job_id, "fields_to_remove": ["job_clusters/main"]}
     )
     assert "'main'" in assert_databricks_error(reply, 400, "INVALID_PARAMETER_VALUE")
-    assert sb.databricks.get_job(job_id)["settings"]["job_clusters"][0]["job_cluster_key"] == "main"
+    assert (
+        fresh_sandbox.databricks.get_job(job_id)["settings"]["job_clusters"][0]["job_cluster_key"]
+        == "main"
+    )
 
 
 def test_missing_job_and_run(dbx: httpx.Client) -> None:
@@ -417,19 +424,19 @@ def test_malformed_json_and_unknown_endpoint(dbx: httpx.Client) -> None:
     assert_databricks_error(wrong_method, 404, "ENDPOINT_NOT_FOUND")
 
 
-def test_auth_errors_and_the_sdk_discovery_probe(sb: Sandbox) -> None:
-    url = f"{sb.databricks_url}/api/2.2/jobs/list"
+def test_auth_errors_and_the_sdk_discovery_probe(fresh_sandbox: Sandbox) -> None:
+    url = f"{fresh_sandbox.databricks_url}/api/2.2/jobs/list"
     assert_databricks_error(httpx.get(url), 401, "UNAUTHENTICATED")
     wrong = httpx.get(url, headers={"Authorization": "Bearer dapi-wrong"})
     assert assert_databricks_error(wrong, 403, "PERMISSION_DENIED") == "Invalid access token."
-    probe = httpx.get(f"{sb.databricks_url}/.well-known/databricks-config")
+    probe = httpx.get(f"{fresh_sandbox.databricks_url}/.well-known/databricks-config")
     assert probe.status_code == 404
     assert probe.json()["error_code"] == "NOT_FOUND"
 
 
-def test_get_parameters_may_come_as_a_json_body(sb: Sandbox, dbx: httpx.Client) -> None:
+def test_get_parameters_may_come_as_a_json_body(fresh_sandbox: Sandbox, dbx: httpx.Client) -> None:
     # DatabricksHook._a_do_api_call (aiohttp) sends GET parameters as a JSON body.
-    job_id = sb.databricks.create_job({"name": "body-params"})
+    job_id = fresh_sandbox.databricks.create_job({"name": "body-params"})
     reply = dbx.request("GET", "/api/2.2/jobs/get", json={"job_id": job_id})
     assert reply.status_code == 200
     assert reply.json()["settings"]["name"] == "body-params"
@@ -439,10 +446,10 @@ def test_get_parameters_may_come_as_a_json_body(sb: Sandbox, dbx: httpx.Client) 
 
 
 def test_update_merges_tasks_and_clusters_by_key(
-    sb: Sandbox, dbx: httpx.Client, job_settings: Settings
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
     original = job_settings()
-    job_id = sb.databricks.create_job(original)
+    job_id = fresh_sandbox.databricks.create_job(original)
     slim_ingest = {"task_key": "ingest", "job_cluster_key": "main",
                    "notebook_task": {"notebook_path": "/new"}}  # fmt: skip
     extra_task = {"task_key": "report", "depends_on": [{"task_key": "transform"}],
@@ -464,7 +471,7 @@ def test_update_merges_tasks_and_clusters_by_key(
     )
     assert reply.status_code == 200
     assert reply.json() == {}
-    settings = sb.databricks.get_job(job_id)["settings"]
+    settings = fresh_sandbox.databricks.get_job(job_id)["settings"]
     tasks = {t["task_key"]: t for t in settings["tasks"]}
     assert list(tasks) == ["ingest", "transform", "report"]
     assert tasks["ingest"] == slim_ingest  # replaced whole: libraries and timeout are gone
@@ -475,14 +482,16 @@ def test_update_merges_tasks_and_clusters_by_key(
     assert settings["name"] == original["name"]
 
 
-def test_fields_to_remove(sb: Sandbox, dbx: httpx.Client, job_settings: Settings) -> None:
-    job_id = sb.databricks.create_job(job_settings())
+def test_fields_to_remove(
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
+) -> None:
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
     reply = dbx.post(
         "/api/2.2/jobs/update",
         json={"job_id": job_id, "fields_to_remove": ["tags", "tasks/transform", "tasks/ghost"]},
     )
     assert reply.status_code == 200, reply.text
-    settings = sb.databricks.get_job(job_id)["settings"]
+    settings = fresh_sandbox.databricks.get_job(job_id)["settings"]
     assert "tags" not in settings
     assert [t["task_key"] for t in settings["tasks"]] == ["ingest"]
     bad = dbx.post(
@@ -492,38 +501,38 @@ def test_fields_to_remove(sb: Sandbox, dbx: httpx.Client, job_settings: Settings
 
 
 def test_run_records_the_clusters_in_force_at_run_now(
-    sb: Sandbox, dbx: httpx.Client, job_settings: Settings
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
-    shared = sb.databricks.create_job(job_settings())
-    per_task = sb.databricks.create_job(job_settings("task_clusters"))
-    first = sb.databricks.run_now(shared)
+    shared = fresh_sandbox.databricks.create_job(job_settings())
+    per_task = fresh_sandbox.databricks.create_job(job_settings("task_clusters"))
+    first = fresh_sandbox.databricks.run_now(shared)
     first_tasks = dbx.post("/api/2.2/jobs/run-now", json={"job_id": per_task}).json()["run_id"]
 
     cluster = job_settings()["job_clusters"][0]
     cluster["new_cluster"]["node_type_id"] = "r5.large"
-    sb.databricks.update_job(shared, {"job_clusters": [cluster]})
+    fresh_sandbox.databricks.update_job(shared, {"job_clusters": [cluster]})
     task = job_settings("task_clusters")["tasks"][1]
     task["new_cluster"]["num_workers"] = 3
-    sb.databricks.update_job(per_task, {"tasks": [task]})
-    second = sb.databricks.run_now(shared)
-    second_tasks = sb.databricks.run_now(per_task)
+    fresh_sandbox.databricks.update_job(per_task, {"tasks": [task]})
+    second = fresh_sandbox.databricks.run_now(shared)
+    second_tasks = fresh_sandbox.databricks.run_now(per_task)
 
     def node(run_id: int) -> str:
         run = dbx.get("/api/2.2/jobs/runs/get", params={"run_id": run_id}).json()
         return str(run["job_clusters"][0]["new_cluster"]["node_type_id"])
 
     def train_workers(run_id: int) -> int:
-        run = sb.databricks.get_run(run_id)
+        run = fresh_sandbox.databricks.get_run(run_id)
         return int({t["task_key"]: t for t in run["tasks"]}["train"]["new_cluster"]["num_workers"])
 
     assert (node(first), node(second)) == ("i3.2xlarge", "r5.large")
     assert (train_workers(first_tasks), train_workers(second_tasks)) == (10, 3)
 
 
-def test_run_goes_pending_running_terminated(sb: Sandbox, dbx: httpx.Client) -> None:
-    job_id = sb.databricks.create_job(big_job(tasks=1, clusters=1))
-    sb.databricks.run_duration = 1.6
-    run_id = sb.databricks.run_now(job_id)
+def test_run_goes_pending_running_terminated(fresh_sandbox: Sandbox, dbx: httpx.Client) -> None:
+    job_id = fresh_sandbox.databricks.create_job(big_job(tasks=1, clusters=1))
+    fresh_sandbox.databricks.run_duration = 1.6
+    run_id = fresh_sandbox.databricks.run_now(job_id)
     seen: list[str] = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -542,47 +551,53 @@ def test_run_goes_pending_running_terminated(sb: Sandbox, dbx: httpx.Client) -> 
     assert run["number_in_job"] == 1
 
 
-def test_failed_and_cancelled_runs(sb: Sandbox, dbx: httpx.Client, job_settings: Settings) -> None:
-    job_id = sb.databricks.create_job(job_settings())
-    sb.databricks.next_run_result = "FAILED"
-    failed = sb.databricks.get_run(sb.databricks.run_now(job_id))
+def test_failed_and_cancelled_runs(
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
+) -> None:
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
+    fresh_sandbox.databricks.next_run_result = "FAILED"
+    failed = fresh_sandbox.databricks.get_run(fresh_sandbox.databricks.run_now(job_id))
     assert failed["state"]["result_state"] == "FAILED"
     assert [t["state"]["result_state"] for t in failed["tasks"]] == ["FAILED", "UPSTREAM_FAILED"]
     assert failed["state"]["state_message"]
 
-    sb.databricks.next_run_result = "SUCCESS"
-    sb.databricks.run_duration = 60
-    slow = sb.databricks.run_now(job_id)
-    assert sb.databricks.get_run(slow)["state"]["life_cycle_state"] != "TERMINATED"
+    fresh_sandbox.databricks.next_run_result = "SUCCESS"
+    fresh_sandbox.databricks.run_duration = 60
+    slow = fresh_sandbox.databricks.run_now(job_id)
+    assert fresh_sandbox.databricks.get_run(slow)["state"]["life_cycle_state"] != "TERMINATED"
     assert dbx.post("/api/2.2/jobs/runs/cancel", json={"run_id": slow}).json() == {}
-    cancelled = sb.databricks.get_run(slow)["state"]
+    cancelled = fresh_sandbox.databricks.get_run(slow)["state"]
     assert (cancelled["life_cycle_state"], cancelled["result_state"]) == ("TERMINATED", "CANCELED")
-    assert [r["run_id"] for r in sb.databricks.runs] == [failed["run_id"], slow]
+    assert [r["run_id"] for r in fresh_sandbox.databricks.runs] == [failed["run_id"], slow]
 
 
-def test_run_output_per_task(sb: Sandbox, dbx: httpx.Client, job_settings: Settings) -> None:
-    multi = sb.databricks.run_now(sb.databricks.create_job(job_settings()))
+def test_run_output_per_task(
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
+) -> None:
+    multi = fresh_sandbox.databricks.run_now(fresh_sandbox.databricks.create_job(job_settings()))
     refused = dbx.get("/api/2.2/jobs/runs/get-output", params={"run_id": multi})
     assert "multiple tasks" in assert_databricks_error(refused, 400, "INVALID_PARAMETER_VALUE")
-    task_run = sb.databricks.get_run(multi)["tasks"][0]["run_id"]
+    task_run = fresh_sandbox.databricks.get_run(multi)["tasks"][0]["run_id"]
     output = dbx.get("/api/2.2/jobs/runs/get-output", params={"run_id": task_run}).json()
     assert output["metadata"]["task_key"] == "ingest"
     assert output["notebook_output"]["truncated"] is False
 
 
-def test_idempotent_run_now(sb: Sandbox, dbx: httpx.Client, job_settings: Settings) -> None:
-    job_id = sb.databricks.create_job(job_settings())
+def test_idempotent_run_now(
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
+) -> None:
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
     body = {"job_id": job_id, "idempotency_token": "once"}
     first = dbx.post("/api/2.2/jobs/run-now", json=body).json()["run_id"]
     again = dbx.post("/api/2.2/jobs/run-now", json=body).json()["run_id"]
     assert first == again
-    assert len(sb.databricks.runs) == 1
+    assert len(fresh_sandbox.databricks.runs) == 1
 
 
 def test_list_jobs_pages_and_expands(
-    sb: Sandbox, dbx: httpx.Client, job_settings: Settings
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
-    ids = [sb.databricks.create_job(job_settings()) for _ in range(3)]
+    ids = [fresh_sandbox.databricks.create_job(job_settings()) for _ in range(3)]
     page = dbx.get("/api/2.2/jobs/list", params={"limit": 2}).json()
     assert page["has_more"] is True
     assert [j["job_id"] for j in page["jobs"]] == [ids[2], ids[1]]  # newest first
@@ -602,13 +617,13 @@ def test_list_jobs_pages_and_expands(
     assert empty == {"has_more": False}
 
 
-def test_python_api_round_trip(sb: Sandbox, job_settings: Settings) -> None:
+def test_python_api_round_trip(fresh_sandbox: Sandbox, job_settings: Settings) -> None:
     settings = job_settings()
-    job_id = sb.databricks.create_job(settings)
-    job = sb.databricks.get_job(job_id)
+    job_id = fresh_sandbox.databricks.create_job(settings)
+    job = fresh_sandbox.databricks.get_job(job_id)
     assert {k: job["settings"][k] for k in settings} == settings
     assert job["settings"]["format"] == "MULTI_TASK"
     assert job["creator_user_name"]
-    sb.databricks.delete_job(job_id)
-    assert sb.databricks.jobs == []
-    assert json.dumps(sb.databricks.runs) == "[]"
+    fresh_sandbox.databricks.delete_job(job_id)
+    assert fresh_sandbox.databricks.jobs == []
+    assert json.dumps(fresh_sandbox.databricks.runs) == "[]"

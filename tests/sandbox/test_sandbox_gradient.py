@@ -28,9 +28,13 @@ def assert_envelope(reply: httpx.Response, status: int, code: str | None = None)
     return error
 
 
-def token_for(sb: Sandbox, client: httpx.Client) -> dict[str, Any]:
+def token_for(sandbox: Sandbox, client: httpx.Client) -> dict[str, Any]:
     reply = client.post(
-        "/v1/auth/token", json={"api_key_id": sb.api_key_id, "api_key_secret": sb.api_key_secret}
+        "/v1/auth/token",
+        json={
+            "api_key_id": sandbox.api_key_id,
+            "api_key_secret": sandbox.api_key_secret,
+        },
     )
     assert reply.status_code == 200
     result: dict[str, Any] = reply.json()["result"]
@@ -40,9 +44,9 @@ def token_for(sb: Sandbox, client: httpx.Client) -> dict[str, Any]:
 # --- auth --------------------------------------------------------------------------------------
 
 
-def test_token_flow_and_products(sb: Sandbox) -> None:
-    with httpx.Client(base_url=sb.gradient_url) as client:
-        result = token_for(sb, client)
+def test_token_flow_and_products(fresh_sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=fresh_sandbox.gradient_url) as client:
+        result = token_for(fresh_sandbox, client)
         assert set(result) == {"access_token", "expires_at_utc"}
         assert ISO_Z.match(result["expires_at_utc"])
         products = client.get(
@@ -50,43 +54,49 @@ def test_token_flow_and_products(sb: Sandbox) -> None:
         )
         assert products.status_code == 200
         assert products.json() == {"result": ["aws-databricks", "azure-databricks"]}
-        assert sb.gradient.tokens_issued == 1
+        assert fresh_sandbox.gradient.tokens_issued == 1
 
 
-def test_wrong_key_is_401_in_the_envelope(sb: Sandbox) -> None:
-    with httpx.Client(base_url=sb.gradient_url) as client:
+def test_wrong_key_is_401_in_the_envelope(fresh_sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=fresh_sandbox.gradient_url) as client:
         reply = client.post(
-            "/v1/auth/token", json={"api_key_id": sb.api_key_id, "api_key_secret": "nope"}
+            "/v1/auth/token",
+            json={"api_key_id": fresh_sandbox.api_key_id, "api_key_secret": "nope"},
         )
         error = assert_envelope(reply, 401, "Unauthorized")
-        assert sb.api_key_secret not in reply.text
+        assert fresh_sandbox.api_key_secret not in reply.text
         assert error["detail"] is None
 
 
 @pytest.mark.parametrize(
     "header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer"], ids=str
 )
-def test_missing_or_unknown_token_is_401(sb: Sandbox, header: str | None) -> None:
+def test_missing_or_unknown_token_is_401(fresh_sandbox: Sandbox, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    reply = httpx.get(f"{sb.gradient_url}/v1/projects", headers=headers)
+    reply = httpx.get(f"{fresh_sandbox.gradient_url}/v1/projects", headers=headers)
     assert_envelope(reply, 401, "Unauthorized")
 
 
 def test_token_expires_after_its_lifetime() -> None:
-    with Sandbox(token_lifetime=0.5) as sb, httpx.Client(base_url=sb.gradient_url) as client:
-        token = token_for(sb, client)["access_token"]
+    with (
+        Sandbox(token_lifetime=0.5) as sandbox,
+        httpx.Client(base_url=sandbox.gradient_url) as client,
+    ):
+        token = token_for(sandbox, client)["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         assert client.get("/v1/projects", headers=auth).status_code == 200
         time.sleep(0.6)
         assert_envelope(client.get("/v1/projects", headers=auth), 401, "Unauthorized")
-        fresh = token_for(sb, client)["access_token"]
+        fresh = token_for(sandbox, client)["access_token"]
         assert fresh != token
         assert client.get("/v1/projects", headers={"Authorization": f"Bearer {fresh}"}).is_success
 
 
-def test_expire_tokens_invalidates_every_issued_token(sb: Sandbox, gradient: httpx.Client) -> None:
+def test_expire_tokens_invalidates_every_issued_token(
+    fresh_sandbox: Sandbox, gradient: httpx.Client
+) -> None:
     assert gradient.get("/v1/projects").status_code == 200
-    sb.gradient.expire_tokens()
+    fresh_sandbox.gradient.expire_tokens()
     error = assert_envelope(gradient.get("/v1/projects"), 401, "Unauthorized")
     assert "expired" in error["message"].lower()
 
@@ -94,9 +104,11 @@ def test_expire_tokens_invalidates_every_issued_token(sb: Sandbox, gradient: htt
 # --- projects ------------------------------------------------------------------------------------
 
 
-def test_projects_list_filter_get_and_partial_update(sb: Sandbox, gradient: httpx.Client) -> None:
-    first = sb.gradient.create_project(job_id=123, name="etl", app_id="etl-app")
-    sb.gradient.create_project(job_id=456, name="ml")
+def test_projects_list_filter_get_and_partial_update(
+    fresh_sandbox: Sandbox, gradient: httpx.Client
+) -> None:
+    first = fresh_sandbox.gradient.create_project(job_id=123, name="etl", app_id="etl-app")
+    fresh_sandbox.gradient.create_project(job_id=456, name="ml")
     listed = gradient.get("/v1/projects").json()["result"]
     assert [p["name"] for p in listed] == ["etl", "ml"]
     filtered = gradient.get("/v1/projects", params={"app_id": "etl-app"}).json()["result"]
@@ -116,16 +128,16 @@ def test_projects_list_filter_get_and_partial_update(sb: Sandbox, gradient: http
     assert updated.status_code == 200
     assert updated.json()["result"]["auto_apply_recs"] is True
     assert updated.json()["result"]["name"] == "etl"
-    assert sb.gradient.get_project(first["id"])["auto_apply_recs"] is True
+    assert fresh_sandbox.gradient.get_project(first["id"])["auto_apply_recs"] is True
 
 
-def test_project_update_rejects_bad_fields(sb: Sandbox, gradient: httpx.Client) -> None:
-    project = sb.gradient.create_project(job_id=1)
+def test_project_update_rejects_bad_fields(fresh_sandbox: Sandbox, gradient: httpx.Client) -> None:
+    project = fresh_sandbox.gradient.create_project(job_id=1)
     bad = gradient.put(f"/v1/projects/{project['id']}", json={"auto_apply_recs": "yes"})
     assert_envelope(bad, 422)
     unknown = gradient.put(f"/v1/projects/{project['id']}", json={"id": "other"})
     assert_envelope(unknown, 422)
-    assert sb.gradient.get_project(project["id"])["id"] == project["id"]
+    assert fresh_sandbox.gradient.get_project(project["id"])["id"] == project["id"]
 
 
 def test_unknown_project_is_404_project_not_found(gradient: httpx.Client) -> None:
@@ -141,19 +153,19 @@ def test_unknown_project_is_404_project_not_found(gradient: httpx.Client) -> Non
 
 
 def test_recommendations_are_listed_newest_first_and_paged(
-    sb: Sandbox, gradient: httpx.Client
+    fresh_sandbox: Sandbox, gradient: httpx.Client
 ) -> None:
-    project = sb.gradient.create_project(job_id=1)
-    old = sb.gradient.add_recommendation(
+    project = fresh_sandbox.gradient.create_project(job_id=1)
+    old = fresh_sandbox.gradient.add_recommendation(
         project["id"], {"num_workers": 1}, created_at="2026-01-01T00:00:00Z"
     )
-    tie_a = sb.gradient.add_recommendation(
+    tie_a = fresh_sandbox.gradient.add_recommendation(
         project["id"], {"num_workers": 2}, created_at="2026-03-01T00:00:00Z"
     )
-    tie_b = sb.gradient.add_recommendation(
+    tie_b = fresh_sandbox.gradient.add_recommendation(
         project["id"], state="FAILURE", created_at="2026-03-01T00:00:00Z"
     )
-    new = sb.gradient.add_recommendation(
+    new = fresh_sandbox.gradient.add_recommendation(
         project["id"], state="PENDING", created_at="2026-05-01T00:00:00Z"
     )
     url = f"/v1/projects/{project['id']}/recommendations"
@@ -173,12 +185,12 @@ def test_recommendations_are_listed_newest_first_and_paged(
 
 
 def test_get_recommendation_and_404(
-    sb: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
+    fresh_sandbox: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
 ) -> None:
-    sb.databricks.create_job(job_settings())
-    project = sb.gradient.create_project(job_id=1)
+    fresh_sandbox.databricks.create_job(job_settings())
+    project = fresh_sandbox.gradient.create_project(job_id=1)
     config = {"num_workers": 3, "node_type_id": "m5.xlarge"}
-    rec_id = sb.gradient.add_recommendation(project["id"], config, phase="LEARNING")
+    rec_id = fresh_sandbox.gradient.add_recommendation(project["id"], config, phase="LEARNING")
     got = gradient.get(f"/v1/projects/{project['id']}/recommendations/{rec_id}").json()["result"]
     assert got["id"] == rec_id
     assert got["state"] == "SUCCESS"
@@ -194,12 +206,12 @@ def test_get_recommendation_and_404(
 
 
 def test_requested_recommendation_goes_pending_then_success(
-    sb: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
+    fresh_sandbox: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
 ) -> None:
-    job_id = sb.databricks.create_job(job_settings())
-    run_id = sb.databricks.run_now(job_id)
-    project = sb.gradient.create_project(job_id=job_id, cluster_path="job_clusters/main")
-    sb.gradient.recommendation_ready_after_reads = 2
+    job_id = fresh_sandbox.databricks.create_job(job_settings())
+    run_id = fresh_sandbox.databricks.run_now(job_id)
+    project = fresh_sandbox.gradient.create_project(job_id=job_id, cluster_path="job_clusters/main")
+    fresh_sandbox.gradient.recommendation_ready_after_reads = 2
     url = f"/v1/projects/{project['id']}/recommendations"
 
     created = gradient.post(url, json={})
@@ -226,25 +238,27 @@ def test_requested_recommendation_goes_pending_then_success(
 
 
 def test_requested_recommendation_can_fail(
-    sb: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
+    fresh_sandbox: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
 ) -> None:
-    project = sb.gradient.create_project(job_id=sb.databricks.create_job(job_settings()))
-    sb.gradient.next_recommendation_outcome = "FAILURE"
-    sb.gradient.recommendation_ready_after_reads = 0
+    project = fresh_sandbox.gradient.create_project(
+        job_id=fresh_sandbox.databricks.create_job(job_settings())
+    )
+    fresh_sandbox.gradient.next_recommendation_outcome = "FAILURE"
+    fresh_sandbox.gradient.recommendation_ready_after_reads = 0
     url = f"/v1/projects/{project['id']}/recommendations"
     rec_id = gradient.post(url, json={}).json()["result"]["id"]
     failed = gradient.get(f"{url}/{rec_id}").json()["result"]
     assert failed["state"] == "FAILURE"
-    assert failed["error"] == sb.gradient.recommendation_failure_error
+    assert failed["error"] == fresh_sandbox.gradient.recommendation_failure_error
     assert failed["recommendation"] is None
 
 
 def test_requested_recommendation_fails_when_the_cluster_is_ambiguous(
-    sb: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
+    fresh_sandbox: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
 ) -> None:
-    job_id = sb.databricks.create_job(job_settings("task_clusters"))  # two task clusters
-    project = sb.gradient.create_project(job_id=job_id)
-    sb.gradient.recommendation_ready_after_reads = 0
+    job_id = fresh_sandbox.databricks.create_job(job_settings("task_clusters"))  # two task clusters
+    project = fresh_sandbox.gradient.create_project(job_id=job_id)
+    fresh_sandbox.gradient.recommendation_ready_after_reads = 0
     url = f"/v1/projects/{project['id']}/recommendations"
     rec_id = gradient.post(url, json={}).json()["result"]["id"]
     failed = gradient.get(f"{url}/{rec_id}").json()["result"]
@@ -253,13 +267,13 @@ def test_requested_recommendation_fails_when_the_cluster_is_ambiguous(
 
 
 def test_requested_recommendation_ready_after_seconds(
-    sb: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
+    fresh_sandbox: Sandbox, gradient: httpx.Client, job_settings: Callable[..., dict[str, Any]]
 ) -> None:
-    project = sb.gradient.create_project(
-        job_id=sb.databricks.create_job(job_settings()), cluster_path="job_clusters/main"
+    project = fresh_sandbox.gradient.create_project(
+        job_id=fresh_sandbox.databricks.create_job(job_settings()), cluster_path="job_clusters/main"
     )
-    sb.gradient.recommendation_ready_after_reads = None
-    sb.gradient.recommendation_ready_after_seconds = 0.5
+    fresh_sandbox.gradient.recommendation_ready_after_reads = None
+    fresh_sandbox.gradient.recommendation_ready_after_seconds = 0.5
     url = f"/v1/projects/{project['id']}/recommendations"
     rec_id = gradient.post(url, json={}).json()["result"]["id"]
     for _ in range(3):
@@ -274,10 +288,12 @@ def test_requested_recommendation_ready_after_seconds(
     ids=["bad-config", "string", "number", "list"],
 )
 def test_raw_recommendation_is_served_verbatim(
-    sb: Sandbox, gradient: httpx.Client, raw: Any
+    fresh_sandbox: Sandbox, gradient: httpx.Client, raw: Any
 ) -> None:
-    project = sb.gradient.create_project(job_id=1)
-    rec_id = sb.gradient.add_recommendation(project["id"], raw=raw, recommendation_id="raw-1")
+    project = fresh_sandbox.gradient.create_project(job_id=1)
+    rec_id = fresh_sandbox.gradient.add_recommendation(
+        project["id"], raw=raw, recommendation_id="raw-1"
+    )
     url = f"/v1/projects/{project['id']}/recommendations"
     assert gradient.get(f"{url}/{rec_id}").json() == {"result": raw}
     assert gradient.get(url).json() == {"result": [raw]}
@@ -286,26 +302,30 @@ def test_raw_recommendation_is_served_verbatim(
 # --- workspaces, templates, envelopes ---------------------------------------------------
 
 
-def test_workspace_config_points_at_a_real_destination(sb: Sandbox, gradient: httpx.Client) -> None:
-    created = sb.gradient.create_workspace("987654321")
+def test_workspace_config_points_at_a_real_destination(
+    fresh_sandbox: Sandbox, gradient: httpx.Client
+) -> None:
+    created = fresh_sandbox.gradient.create_workspace("987654321")
     reply = gradient.get("/v1/databricks/workspaces/987654321").json()["result"]
     assert reply["webhook_id"] == created["webhook_id"]
     assert reply["collection_type"] == "hosted"
     assert reply["compute_provider"] == "aws"
-    assert reply["webhook_id"] in {d["id"] for d in sb.databricks.destinations}
+    assert reply["webhook_id"] in {d["id"] for d in fresh_sandbox.databricks.destinations}
     assert_envelope(gradient.get("/v1/databricks/workspaces/nope"), 404)
 
 
-def test_cluster_template(sb: Sandbox, gradient: httpx.Client) -> None:
-    project = sb.gradient.create_project(job_id=1)
+def test_cluster_template(fresh_sandbox: Sandbox, gradient: httpx.Client) -> None:
+    project = fresh_sandbox.gradient.create_project(job_id=1)
     template = gradient.get(f"/v1/projects/{project['id']}/cluster/template").json()["result"]
     assert template["custom_tags"]["sync:project-id"] == project["id"]
     assert "sync:tenant-id" in template["custom_tags"]
     assert template["cluster_log_conf"]["s3"]["destination"].startswith("s3://")
 
 
-def test_bad_json_unknown_path_and_wrong_method(sb: Sandbox, gradient: httpx.Client) -> None:
-    project = sb.gradient.create_project(job_id=1)
+def test_bad_json_unknown_path_and_wrong_method(
+    fresh_sandbox: Sandbox, gradient: httpx.Client
+) -> None:
+    project = fresh_sandbox.gradient.create_project(job_id=1)
     bad = gradient.put(
         f"/v1/projects/{project['id']}",
         content=b"{not json",
@@ -316,19 +336,19 @@ def test_bad_json_unknown_path_and_wrong_method(sb: Sandbox, gradient: httpx.Cli
     wrong = gradient.delete("/v1/projects/products")
     assert_envelope(wrong, 405)
     assert "GET" in wrong.headers["allow"]
-    bad_token = httpx.post(f"{sb.gradient_url}/v1/auth/token", content=b"<xml/>")
+    bad_token = httpx.post(f"{fresh_sandbox.gradient_url}/v1/auth/token", content=b"<xml/>")
     assert_envelope(bad_token, 400)
 
 
 def test_a_sandbox_bug_is_a_500_envelope_not_a_traceback(
-    sb: Sandbox, gradient: httpx.Client, monkeypatch: pytest.MonkeyPatch
+    fresh_sandbox: Sandbox, gradient: httpx.Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(sb.gradient, "read_recommendations", broken)
-    project = sb.gradient.create_project(job_id=1)
-    sb.gradient.add_recommendation(project["id"], {"num_workers": 1})
+    monkeypatch.setattr(fresh_sandbox.gradient, "read_recommendations", broken)
+    project = fresh_sandbox.gradient.create_project(job_id=1)
+    fresh_sandbox.gradient.add_recommendation(project["id"], {"num_workers": 1})
     reply = gradient.get(f"/v1/projects/{project['id']}/recommendations")
     assert_envelope(reply, 500)
     assert "Traceback" not in reply.text

@@ -30,8 +30,8 @@ def raw_exchange(port: int, data: bytes) -> bytes:
         return b"".join(chunks)
 
 
-def test_listens_on_loopback_127_0_0_1_only(sb: Sandbox) -> None:
-    for url in (sb.gradient_url, sb.databricks_url):
+def test_listens_on_loopback_127_0_0_1_only(fresh_sandbox: Sandbox) -> None:
+    for url in (fresh_sandbox.gradient_url, fresh_sandbox.databricks_url):
         assert url.startswith("http://127.0.0.1:")
         port = int(url.rsplit(":", 1)[1])
         with pytest.raises(ConnectionRefusedError):
@@ -54,21 +54,22 @@ def test_explicit_ports_and_clean_stop() -> None:
         assert again.gradient_url.endswith(f":{port}")
 
 
-def test_connections_are_airflow_connection_json(sb: Sandbox) -> None:
-    connections = sb.connections()
+def test_connections_are_airflow_connection_json(fresh_sandbox: Sandbox) -> None:
+    connections = fresh_sandbox.connections()
     assert set(connections) == {"AIRFLOW_CONN_GRADIENT_DEFAULT", "AIRFLOW_CONN_DATABRICKS_DEFAULT"}
     assert json.loads(connections["AIRFLOW_CONN_GRADIENT_DEFAULT"]) == {
         "conn_type": "gradient",
-        "host": sb.gradient_url,
-        "login": sb.api_key_id,
-        "password": sb.api_key_secret,
+        "host": fresh_sandbox.gradient_url,
+        "login": fresh_sandbox.api_key_id,
+        "password": fresh_sandbox.api_key_secret,
     }
     databricks = json.loads(connections["AIRFLOW_CONN_DATABRICKS_DEFAULT"])
     assert databricks["conn_type"] == "databricks"
     assert (
-        f"{databricks['schema']}://{databricks['host']}:{databricks['port']}" == sb.databricks_url
+        f"{databricks['schema']}://{databricks['host']}:{databricks['port']}"
+        == fresh_sandbox.databricks_url
     )
-    assert databricks["password"] == sb.databricks_token
+    assert databricks["password"] == fresh_sandbox.databricks_token
     assert not databricks.get("login")
 
 
@@ -84,10 +85,10 @@ def test_credentials_are_random_unless_given() -> None:
     )
 
 
-def test_seed_demo(sb: Sandbox, gradient: httpx.Client) -> None:
-    ids = sb.seed_demo()
+def test_seed_demo(fresh_sandbox: Sandbox, gradient: httpx.Client) -> None:
+    ids = fresh_sandbox.seed_demo()
     assert set(ids) == {"job_id", "project_id", "recommendation_id"}
-    settings = sb.databricks.get_job(ids["job_id"])["settings"]
+    settings = fresh_sandbox.databricks.get_job(ids["job_id"])["settings"]
     (cluster,) = settings["job_clusters"]
     assert cluster["job_cluster_key"] == "main"
     assert cluster["new_cluster"]["autoscale"] == {"min_workers": 2, "max_workers": 8}
@@ -105,21 +106,21 @@ def test_seed_demo(sb: Sandbox, gradient: httpx.Client) -> None:
     assert tags["sync:project-id"] == ids["project_id"]
     assert tags["sync:recommendation-id"] == ids["recommendation_id"]
     workspace = gradient.get(f"/v1/databricks/workspaces/{project['workspace_id']}").json()
-    destination_ids = {d["id"] for d in sb.databricks.destinations}
+    destination_ids = {d["id"] for d in fresh_sandbox.databricks.destinations}
     assert workspace["result"]["webhook_id"] in destination_ids
 
 
-def test_concurrent_requests_get_distinct_ids(sb: Sandbox) -> None:
-    headers = {"Authorization": f"Bearer {sb.databricks_token}"}
+def test_concurrent_requests_get_distinct_ids(fresh_sandbox: Sandbox) -> None:
+    headers = {"Authorization": f"Bearer {fresh_sandbox.databricks_token}"}
 
     def create(i: int) -> Any:
-        with httpx.Client(base_url=sb.databricks_url, headers=headers) as client:
+        with httpx.Client(base_url=fresh_sandbox.databricks_url, headers=headers) as client:
             return client.post("/api/2.2/jobs/create", json={"name": f"j{i}"}).json()["job_id"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         ids = list(pool.map(create, range(40)))
     assert len(set(ids)) == 40
-    assert len(sb.databricks.jobs) == 40
+    assert len(fresh_sandbox.databricks.jobs) == 40
 
 
 @pytest.mark.parametrize(
@@ -133,9 +134,9 @@ def test_concurrent_requests_get_distinct_ids(sb: Sandbox) -> None:
     ids=["bad-request-line", "bad-version", "unknown-method", "bad-content-length"],
 )
 def test_protocol_errors_are_json_not_html(
-    sb: Sandbox, request_bytes: bytes, status: bytes
+    fresh_sandbox: Sandbox, request_bytes: bytes, status: bytes
 ) -> None:
-    port = int(sb.databricks_url.rsplit(":", 1)[1])
+    port = int(fresh_sandbox.databricks_url.rsplit(":", 1)[1])
     reply = raw_exchange(port, request_bytes)
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.split(b" ")[1] == status
@@ -144,8 +145,8 @@ def test_protocol_errors_are_json_not_html(
     assert b"<html" not in reply.lower()
 
 
-def test_keep_alive_and_content_length(sb: Sandbox) -> None:
-    with httpx.Client(base_url=sb.gradient_url) as client:
+def test_keep_alive_and_content_length(fresh_sandbox: Sandbox) -> None:
+    with httpx.Client(base_url=fresh_sandbox.gradient_url) as client:
         first = client.get("/v1/projects/products")
         second = client.get("/v1/nowhere")
     for reply in (first, second):
@@ -164,12 +165,11 @@ def test_importing_the_sandbox_does_not_import_airflow() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_seed_demo_twice_gives_two_jobs_in_one_workspace() -> None:
-    with Sandbox() as sb:
-        first, second = sb.seed_demo(), sb.seed_demo()
-        assert first["job_id"] != second["job_id"]
-        assert first["project_id"] != second["project_id"]
-        workspaces = {
-            sb.gradient.get_project(s["project_id"])["workspace_id"] for s in (first, second)
-        }
-        assert len(workspaces) == 1
+def test_seed_demo_twice_gives_two_jobs_in_one_workspace(fresh_sandbox: Sandbox) -> None:
+    first, second = fresh_sandbox.seed_demo(), fresh_sandbox.seed_demo()
+    assert first["job_id"] != second["job_id"]
+    assert first["project_id"] != second["project_id"]
+    workspaces = {
+        fresh_sandbox.gradient.get_project(s["project_id"])["workspace_id"] for s in (first, second)
+    }
+    assert len(workspaces) == 1
