@@ -10,16 +10,28 @@ connections) can be injected per request. Importing this package does not import
     with Sandbox() as sb:
         os.environ.update(sb.connections())
         ids = sb.seed_demo()
+        ...
+        sb.reset()  # a clean slate for the next test, same ports and credentials
+
+Layout, like ``moto``: each service is a backend (state and the Python API, e.g.
+``sb.databricks``) and routes (the HTTP endpoints) in ``databricks/`` and ``gradient/``;
+``routing`` maps requests to handlers, ``server`` owns the sockets and applies ``faults``.
 """
 
 from __future__ import annotations
 
-from airflow_gradient.sandbox.errors import NotFoundError, SandboxError, ValidationError
+from airflow_gradient.sandbox.errors import (
+    ConflictError,
+    NotFoundError,
+    SandboxError,
+    ValidationError,
+)
 from airflow_gradient.sandbox.faults import Fault, Faults
 from airflow_gradient.sandbox.records import RequestRecord
 from airflow_gradient.sandbox.sandbox import Sandbox
 
 __all__ = [
+    "ConflictError",
     "Fault",
     "Faults",
     "NotFoundError",
