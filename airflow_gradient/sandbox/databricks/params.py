@@ -16,18 +16,22 @@ PAGE_SIZE = 100
 
 
 def fail(status: int, code: str, message: str) -> NoReturn:
+    """Answer with a Databricks error ``{"error_code", "message"}``."""
     raise HttpError(Response(status, {"error_code": code, "message": message}))
 
 
 def invalid(message: str) -> NoReturn:
+    """Answer ``400 INVALID_PARAMETER_VALUE`` with ``message``."""
     fail(400, "INVALID_PARAMETER_VALUE", message)
 
 
 def encode_token(payload: dict[str, Any]) -> str:
+    """An opaque page token carrying ``payload`` (``k``: what is paged, ``o``/``p``: where)."""
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
 def decode_token(token: str, kind: str) -> dict[str, Any]:
+    """The payload of a page token for ``kind``; a 400 for anything else."""
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -69,12 +73,14 @@ def page_arrays(
 
 
 def as_bool(value: Any) -> bool:
+    """A query flag: ``true``/``1`` (any case) or a JSON boolean."""
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in ("true", "1")
 
 
 def as_int(params: dict[str, Any], name: str, default: int | None = None) -> int:
+    """``params[name]`` as an int (``default`` when absent; required when no default)."""
     value = params.get(name)
     if value is None or value == "":
         if default is None:
@@ -89,6 +95,7 @@ def as_int(params: dict[str, Any], name: str, default: int | None = None) -> int
 
 
 def json_body(request: Request) -> dict[str, Any]:
+    """The JSON object in the body (``{}`` when empty); a 400 ``MALFORMED_REQUEST`` else."""
     if not request.body.strip():
         return {}
     try:
@@ -118,4 +125,5 @@ def query_params(request: Request) -> dict[str, Any]:
 
 
 def is_paged_api(request: Request) -> bool:
+    """Whether the request is to API 2.2, which pages the arrays of jobs and runs."""
     return request.path.startswith("/api/2.2/")
