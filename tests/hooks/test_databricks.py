@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
 from airflow_gradient.hooks.notification_destinations import (
     DestinationExistsError,
     NotificationDestinationsHook,
     _RedactedBody,
     public_destination,
 )
+
+from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
 from airflow_gradient.sandbox import Sandbox
 from tests.webhook.conftest import (
     SECRETS,
