@@ -288,7 +288,9 @@ def test_the_logged_wait_is_the_retry_after_asked_for(
     sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=60)
     assert h.get_products()
     lines = retry_lines(logged)
-    assert [line.split("(")[1].split(")")[0] for line in lines] == ["HTTP 429 Too Many Requests"] * 2
+    assert [line.split("(")[1].split(")")[0] for line in lines] == [
+        "HTTP 429 Too Many Requests"
+    ] * 2
     assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.10", "0.25"]  # capped
 
 
