@@ -118,9 +118,9 @@ def test_gradient_token_renewal_and_request_share_one_deadline(sb: Sandbox) -> N
     sent: list[tuple[str, str, float | None]] = []
     send = hook._send
 
-    def spy(method: str, path: str, **kwargs: Any) -> Any:
-        sent.append((method, path, kwargs.get("deadline")))
-        return send(method, path, **kwargs)
+    def spy(request: Any) -> Any:
+        sent.append((request.method, request.path, request.deadline))
+        return send(request)
 
     hook._send = spy  # type: ignore[method-assign]
     hook.get_products()
@@ -147,6 +147,14 @@ def test_gradient_call_whose_token_never_comes_ends_within_its_bound(sb: Sandbox
 def test_gradient_call_past_its_deadline_is_not_sent(sb: Sandbox) -> None:
     hook = GradientHook(total_timeout=5.0)
     with pytest.raises(GradientTransportError, match="was not sent"):
-        hook._send("GET", "/v1/projects/products", token=None, deadline=time.monotonic() - 1)
+        hook._send(
+            hook._prepare(
+                hook.credentials,
+                "GET",
+                "/v1/projects/products",
+                token=None,
+                deadline=time.monotonic() - 1,
+            )
+        )
     assert sb.requests == []
     assert issubclass(GradientTransportError, GradientError)
