@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
     from airflow_gradient.hooks.gradient import GradientHook
 
 
@@ -36,10 +36,11 @@ class DatabricksHookProperty:
     databricks_hook_params: dict[str, Any]
 
     @cached_property
-    def databricks_hook(self) -> DatabricksJobsHook:
-        """Hook for the Databricks Jobs API, built on the provider's ``DatabricksHook``."""
-        from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+    def databricks_hook(self) -> GradientDatabricksHook:
+        """Hook for Databricks jobs and notification destinations, built on the provider's
+        ``DatabricksHook``."""
+        from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
-        return DatabricksJobsHook(
+        return GradientDatabricksHook(
             self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
         )

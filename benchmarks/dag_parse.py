@@ -46,7 +46,7 @@ HEAVY = (
     "hcl2",
     "airflow_gradient.sandbox",
     "airflow_gradient.hooks.gradient",
-    "airflow_gradient.hooks.databricks_jobs",
+    "airflow_gradient.hooks.databricks",
 )
 
 #: Runs in each child: ``python -c CHILD <dag file> [<file imported first>]``. With a second

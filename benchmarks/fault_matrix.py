@@ -110,10 +110,10 @@ designed outcome of every cell.
   retries and waits) shares one deadline, `total_timeout`; no attempt starts after it, and one
   attempt lasts at most `2 * timeout` (connect, then the reply). **Bound of one call:
   `total_timeout + 2 * timeout`.**
-* **Databricks** (`DatabricksJobsHook`, the provider's `DatabricksHook`): 5xx, 429, connection
+* **Databricks** (`GradientDatabricksHook`, the provider's `DatabricksHook`): 5xx, 429, connection
   errors, timeouts and `COULD_NOT_ACQUIRE_LOCK` are retried, for `GET` and `POST` alike, up
   to `retry_limit` attempts with the provider's back-off `max(retry_delay, 2^(n-1))` capped at
-  `2^retry_limit` seconds. The provider ignores `Retry-After`; `DatabricksJobsHook` waits for
+  `2^retry_limit` seconds. The provider ignores `Retry-After`; `GradientDatabricksHook` waits for
   it too, up to `max_retry_after`. Retrying `POST jobs/update` is safe: it is idempotent, as
   the body replaces whole entries, so sending it twice gives the same job as sending it once.
   Every failure becomes a `DatabricksJobError` naming the job (retries spent, HTTP errors, a

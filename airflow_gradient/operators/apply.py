@@ -236,7 +236,7 @@ class GradientApplyRecommendationOperator(
         Databricks); then at most one Gradient read (the recommendation a reverted cluster is
         tagged with), ``jobs/update`` and the read-back. Each Gradient call is bounded by
         ``GradientHook.call_time_bound`` and each Databricks call by
-        ``DatabricksJobsHook.call_time_bound``. ``None`` when custom ``retry_args`` make the
+        ``GradientDatabricksHook.call_time_bound``. ``None`` when custom ``retry_args`` make the
         Databricks calls unbounded. With ``job_name``, add one Databricks call per page of
         ``jobs/list``.
 
@@ -417,7 +417,7 @@ class GradientApplyRecommendationOperator(
         new_settings = update_settings_for(settings, location, merged)
         update_error: DatabricksJobError | None = None
         try:
-            self.databricks_hook.update_job_settings(job_id, new_settings)
+            self.databricks_hook.update_job(job_id, new_settings)
         except DatabricksJobError as err:
             update_error = err
             self.log.warning(

@@ -135,7 +135,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         else:
             self.log.info("%s", plan.reason)
         self.log.info("Changes to %s:\n%s", plan.cluster_path, format_diff(plan.changes))
-        self.databricks_hook.update_job_settings(job_id, plan.new_settings)
+        self.databricks_hook.update_job(job_id, plan.new_settings)
         self._check_read_back(job_id, str(plan.cluster_path), plan.previous)
         self.log.info(
             "Rolled back Databricks job %s cluster %s to the spec from before the apply.",

@@ -21,7 +21,7 @@ from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.hooks.notification_destinations import NotificationDestinationsHook
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
 
 def _given(value: Any) -> bool:
@@ -136,11 +136,11 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
     @cached_property
-    def databricks_hook(self) -> NotificationDestinationsHook:
+    def databricks_hook(self) -> GradientDatabricksHook:
         """Hook for the Databricks Jobs and notification destinations APIs."""
-        from airflow_gradient.hooks.notification_destinations import NotificationDestinationsHook
+        from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
-        return NotificationDestinationsHook(
+        return GradientDatabricksHook(
             self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
         )
 

@@ -417,19 +417,19 @@ _JOB_ID = re.compile(r"(?<=job )\d{9,}")
 
 @contextmanager
 def _arm_on_update(arm: Callable[[], None]) -> Iterator[None]:
-    """Call ``arm`` when the operator calls ``update_job_settings`` (once)."""
-    from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook
+    """Call ``arm`` when the operator calls ``update_job`` (once)."""
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
-    original = DatabricksJobsHook.update_job_settings
+    original = GradientDatabricksHook.update_job
     armed: list[bool] = []
 
-    def update(self: DatabricksJobsHook, job_id: int, new_settings: Mapping[str, Any]) -> None:
+    def update(self: GradientDatabricksHook, job_id: int, new_settings: Mapping[str, Any]) -> None:
         if not armed:
             armed.append(True)
             arm()
         original(self, job_id, new_settings)
 
-    with mock.patch.object(DatabricksJobsHook, "update_job_settings", update):
+    with mock.patch.object(GradientDatabricksHook, "update_job", update):
         yield
 
 

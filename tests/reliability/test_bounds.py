@@ -10,7 +10,8 @@ import pytest
 from tenacity import stop_after_attempt, stop_never, wait_exponential, wait_fixed
 
 from airflow_gradient.exceptions import GradientError, GradientTransportError
-from airflow_gradient.hooks.databricks_jobs import DatabricksJobsHook, _HonourRetryAfter
+from airflow_gradient.hooks._retries import HonourRetryAfter
+from airflow_gradient.hooks.databricks import GradientDatabricksHook
 from airflow_gradient.hooks.gradient import TOKEN_PATH, GradientHook
 from airflow_gradient.sandbox import Sandbox
 from tests.reliability.harness import (
@@ -29,26 +30,26 @@ def test_gradient_call_bound_is_total_timeout_plus_one_attempt() -> None:
 def test_databricks_call_bound_with_the_provider_default_backoff() -> None:
     # 3 attempts of up to 2 x 1 s; waits max(1, 2**(n-1)) = 1, 2, each raised to the 2 s
     # Retry-After cap: 2 + 2.
-    hook = DatabricksJobsHook(**DATABRICKS_HOOK_PARAMS)
+    hook = GradientDatabricksHook(**DATABRICKS_HOOK_PARAMS)
     assert hook.call_time_bound() == 3 * 2.0 + 2.0 + 2.0
-    defaults = DatabricksJobsHook()  # retry_limit 3, timeout 180 s, Retry-After cap 30 s
+    defaults = GradientDatabricksHook()  # retry_limit 3, timeout 180 s, Retry-After cap 30 s
     assert defaults.call_time_bound() == 3 * 360.0 + 30.0 + 30.0
 
 
 def test_databricks_call_bound_with_custom_retry_args() -> None:
-    fixed = DatabricksJobsHook(
+    fixed = GradientDatabricksHook(
         timeout_seconds=2,
         max_retry_after=0.5,
         retry_args={"stop": stop_after_attempt(4), "wait": wait_fixed(1.5)},
     )
     assert fixed.call_time_bound() == 4 * 4.0 + 3 * 1.5
-    exponential = DatabricksJobsHook(
+    exponential = GradientDatabricksHook(
         timeout_seconds=1,
         max_retry_after=0.1,
         retry_args={"stop": stop_after_attempt(3), "wait": wait_exponential(0.5, max=0.75)},
     )
     assert exponential.call_time_bound() == 3 * 2.0 + 0.5 + 0.75
-    endless = DatabricksJobsHook(retry_args={"stop": stop_never, "wait": wait_fixed(1)})
+    endless = GradientDatabricksHook(retry_args={"stop": stop_never, "wait": wait_fixed(1)})
     assert endless.call_time_bound() is None
 
 
@@ -99,14 +100,14 @@ def _http_error(retry_after: str | None) -> Exception:
 def test_databricks_waits_honour_retry_after_up_to_the_cap(
     retry_after: str | None, expected: float
 ) -> None:
-    wait = _HonourRetryAfter(lambda state: 0.25, cap=5.0)
+    wait = HonourRetryAfter(lambda state: 0.25, cap=5.0)
     assert wait(_state(_http_error(retry_after))) == expected
 
 
 def test_databricks_hook_uses_the_retry_after_wait() -> None:
-    hook = DatabricksJobsHook(retry_limit=2, max_retry_after=3)
+    hook = GradientDatabricksHook(retry_limit=2, max_retry_after=3)
     wait = hook.retry_args["wait"]
-    assert isinstance(wait, _HonourRetryAfter) and wait.cap == 3.0
+    assert isinstance(wait, HonourRetryAfter) and wait.cap == 3.0
     assert wait(_state(_http_error("2"))) == 2.0
 
 
@@ -117,9 +118,9 @@ def test_gradient_token_renewal_and_request_share_one_deadline(sb: Sandbox) -> N
     sent: list[tuple[str, str, float | None]] = []
     send = hook._send
 
-    def spy(method: str, path: str, **kwargs: Any) -> Any:
-        sent.append((method, path, kwargs.get("deadline")))
-        return send(method, path, **kwargs)
+    def spy(request: Any) -> Any:
+        sent.append((request.method, request.path, request.deadline))
+        return send(request)
 
     hook._send = spy  # type: ignore[method-assign]
     hook.get_products()
@@ -146,6 +147,14 @@ def test_gradient_call_whose_token_never_comes_ends_within_its_bound(sb: Sandbox
 def test_gradient_call_past_its_deadline_is_not_sent(sb: Sandbox) -> None:
     hook = GradientHook(total_timeout=5.0)
     with pytest.raises(GradientTransportError, match="was not sent"):
-        hook._send("GET", "/v1/projects/products", token=None, deadline=time.monotonic() - 1)
+        hook._send(
+            hook._prepare(
+                hook.credentials,
+                "GET",
+                "/v1/projects/products",
+                token=None,
+                deadline=time.monotonic() - 1,
+            )
+        )
     assert sb.requests == []
     assert issubclass(GradientTransportError, GradientError)

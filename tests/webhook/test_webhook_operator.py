@@ -104,9 +104,9 @@ def test_new_destination_is_created_and_wired(
 
 
 def test_hook_reply_for_a_new_destination_shows_no_secret(sb: Sandbox) -> None:
-    from airflow_gradient.hooks.notification_destinations import NotificationDestinationsHook
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
-    hook = NotificationDestinationsHook(retry_limit=1)
+    hook = GradientDatabricksHook(retry_limit=1)
     reply = hook.create_webhook_destination(
         "Gradient", WEBHOOK_URL, username=WEBHOOK_USER, password=WEBHOOK_PASSWORD
     )
@@ -285,13 +285,13 @@ def test_destination_from_gradient_workspace(
 def test_created_meanwhile_by_another_writer_is_reused(
     sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], monkeypatch: Any
 ) -> None:
-    from airflow_gradient.hooks.notification_destinations import NotificationDestinationsHook
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
     job_id = make_job()
-    real_iter = NotificationDestinationsHook.iter_destinations
+    real_iter = GradientDatabricksHook.iter_destinations
     calls = {"n": 0}
 
-    def racing_iter(self: NotificationDestinationsHook) -> Any:
+    def racing_iter(self: GradientDatabricksHook) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:  # the other writer creates it right after our first lookup
             listed = list(real_iter(self))
@@ -299,7 +299,7 @@ def test_created_meanwhile_by_another_writer_is_reused(
             return iter(listed)
         return real_iter(self)
 
-    monkeypatch.setattr(NotificationDestinationsHook, "iter_destinations", racing_iter)
+    monkeypatch.setattr(GradientDatabricksHook, "iter_destinations", racing_iter)
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
     theirs = [d for d in sb.databricks.destinations if d["display_name"] == "Gradient"]

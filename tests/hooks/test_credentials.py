@@ -8,7 +8,7 @@ import pytest
 from airflow.sdk import Connection
 
 from airflow_gradient.exceptions import GradientAuthError, InsecureConnectionError
-from airflow_gradient.hooks.gradient import DEFAULT_API_URL, credentials_from_connection
+from airflow_gradient.hooks._credentials import DEFAULT_API_URL, credentials_from_connection
 
 
 def conn(

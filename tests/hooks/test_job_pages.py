@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.exceptions import DatabricksJobError
-from airflow_gradient.hooks.databricks_jobs import read_paged_job
+from airflow_gradient.hooks._job_pages import read_paged_job
 
 
 def pages_of(tasks: list[dict[str, Any]], clusters: list[dict[str, Any]], size: int = 100):

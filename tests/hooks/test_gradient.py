@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from airflow_gradient.exceptions import (
 )
 from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
 from airflow_gradient.sandbox import Sandbox
+from tests.hooks.conftest import logged_text, retry_lines
 
 TOKEN = "/v1/auth/token"
 
@@ -249,3 +252,102 @@ def test_latest_recommendation_reads_states_in_any_case_and_refuses_garbage(sb: 
     sb.gradient.add_recommendation(project_id, raw="<html>", created_at="2026-01-02T00:00:00Z")
     with pytest.raises(GradientUnexpectedResponseError, match=f"project {project_id}"):
         hook().get_latest_recommendation(project_id)
+
+
+# --- every retry is logged at WARNING: attempt, reason, wait; never a secret -----------------
+
+
+def secrets_of(sb: Sandbox) -> list[str]:
+    conn = json.loads(sb.connections()["AIRFLOW_CONN_GRADIENT_DEFAULT"])
+    return [conn["login"], conn["password"], *sb.gradient.issued_tokens]
+
+
+def test_each_retry_is_logged_with_attempt_status_and_wait(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    h = hook(retry_delay=0.02)
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=503, times=2)
+    assert h.get_products()
+    assert retry_lines(logged) == [
+        "Gradient API GET /v1/projects/products failed on attempt 1 (HTTP 503 "
+        "Service Unavailable); retrying in 0.02 s",
+        "Gradient API GET /v1/projects/products failed on attempt 2 (HTTP 503 "
+        "Service Unavailable); retrying in 0.04 s",
+    ]
+    for secret in secrets_of(sb):
+        assert secret not in logged_text(logged)
+
+
+def test_the_logged_wait_is_the_retry_after_asked_for(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    h = hook(retry_delay=5.0, max_retry_after=0.25)
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=0.1)
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=429, retry_after=60)
+    assert h.get_products()
+    lines = retry_lines(logged)
+    assert [line.split("(")[1].split(")")[0] for line in lines] == [
+        "HTTP 429 Too Many Requests"
+    ] * 2
+    assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.10", "0.25"]  # capped
+
+
+def test_a_dropped_connection_is_logged_with_the_error_type(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    h = hook()
+    h.get_products()
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", drop_connection=True)
+    assert h.get_products()
+    [line] = retry_lines(logged)
+    assert "on attempt 1 (RemoteProtocolError)" in line
+
+
+def test_the_token_request_retries_are_logged_without_the_key(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    sb.faults.inject("gradient", "POST", TOKEN, status=502)
+    assert hook().get_products()
+    [line] = retry_lines(logged)
+    assert line.startswith(f"Gradient API POST {TOKEN} failed on attempt 1 (HTTP 502")
+    for secret in secrets_of(sb):
+        assert secret not in logged_text(logged)
+
+
+def test_a_post_that_is_not_retried_logs_no_retry(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    project = sb.gradient.create_project(
+        job_id=sb.databricks.create_job({"name": "j", "tasks": []})
+    )
+    path = f"/v1/projects/{project['id']}/recommendations"
+    sb.faults.inject("gradient", "POST", path, status=503)
+    with pytest.raises(GradientApiError):
+        hook().request_recommendation(project["id"])
+    assert retry_lines(logged) == []
+
+
+def test_the_async_twin_logs_its_retries_too(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    project = sb.gradient.create_project(
+        job_id=sb.databricks.create_job({"name": "j", "tasks": []})
+    )
+    path = f"/v1/projects/{project['id']}/recommendations"
+    sb.faults.inject("gradient", "GET", path, status=500)
+    h = hook()
+
+    async def read() -> list[dict[str, object]]:
+        try:
+            return await h.alist_recommendations(project["id"])
+        finally:
+            await h.aclose()
+
+    assert asyncio.run(read()) == []
+    [line] = retry_lines(logged)
+    assert line == (
+        f"Gradient API GET {path} failed on attempt 1 (HTTP 500 Internal Server Error); "
+        "retrying in 0.01 s"
+    )

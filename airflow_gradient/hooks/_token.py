@@ -1,0 +1,105 @@
+"""Gradient access tokens: the per-process cache, the token request, and reading its reply.
+
+One cache for the whole process, keyed by credential (base URL, key id, a digest of the
+secret), so every hook of a worker shares a token. The sync hook takes :attr:`TokenCache.lock`
+around the token request, so one credential has one token request in flight at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_gradient.exceptions import GradientUnexpectedResponseError
+
+if TYPE_CHECKING:
+    from airflow_gradient.hooks._credentials import GradientCredentials
+
+TOKEN_PATH = "/v1/auth/token"
+#: Renew a cached token this many seconds before Gradient says it expires.
+TOKEN_EXPIRY_MARGIN = 30.0
+#: Lifetime assumed for a token whose reply has no readable expiry.
+DEFAULT_TOKEN_LIFETIME = 300.0
+
+CacheKey = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and when it expires (epoch seconds)."""
+
+    value: str
+    expires_at: float
+
+
+class TokenCache:
+    """Tokens per credential, shared by every hook of the process; thread-safe."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[CacheKey, Token] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: CacheKey, now: float) -> str | None:
+        """The cached token, unless it expires within :data:`TOKEN_EXPIRY_MARGIN`."""
+        token = self._tokens.get(key)
+        if token is None or now >= token.expires_at - TOKEN_EXPIRY_MARGIN:
+            return None
+        return token.value
+
+    def put(self, key: CacheKey, token: Token) -> None:
+        self._tokens[key] = token
+
+    def discard(self, key: CacheKey, value: str) -> None:
+        """Forget ``value`` unless another caller already replaced it with a newer token."""
+        current = self._tokens.get(key)
+        if current is not None and current.value == value:
+            del self._tokens[key]
+
+    def clear(self) -> None:
+        self._tokens.clear()
+
+
+TOKEN_CACHE = TokenCache()
+
+
+def token_request_body(creds: GradientCredentials) -> dict[str, str]:
+    """Body of ``POST /v1/auth/token``."""
+    return {"api_key_id": creds.api_key_id, "api_key_secret": creds.api_key_secret}
+
+
+def store_token(creds: GradientCredentials, result: Any, conn_id: str) -> str:
+    """Read a token reply, mask the token and cache it for the credential; return it."""
+    from airflow.sdk.log import mask_secret
+
+    token = token_from_result(result, conn_id)
+    mask_secret(token.value)
+    TOKEN_CACHE.put(creds.cache_key, token)
+    return token.value
+
+
+def token_from_result(result: Any, conn_id: str) -> Token:
+    """The token of a token reply's ``result``; an error naming the connection if it has none."""
+    token = result.get("access_token") if isinstance(result, dict) else None
+    expires = result.get("expires_at_utc") if isinstance(result, dict) else None
+    if not isinstance(token, str) or not token:
+        raise GradientUnexpectedResponseError(
+            f"Gradient's token reply for connection {conn_id!r} has no access_token."
+        )
+    return Token(token, parse_expiry(expires))
+
+
+def parse_expiry(value: Any) -> float:
+    """Epoch seconds of an ISO-8601 UTC time; a token with no readable expiry lives 5 minutes."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            return parsed.timestamp()
+    return time.time() + DEFAULT_TOKEN_LIFETIME

@@ -1,0 +1,417 @@
+"""The one Databricks hook of airflow-gradient: jobs and notification destinations.
+
+:class:`GradientDatabricksHook` subclasses the databricks provider's ``DatabricksHook``, so it
+keeps every auth mode of the provider (PAT, Azure SPN, managed identity, OAuth M2M, federated
+tokens), its retry policy and its public methods (``update_job``, ``find_job_id_by_name``). It
+adds only what the provider lacks: a whole ``jobs/get`` (paged at 100 items), the
+``/api/2.0/notification-destinations`` endpoints (paged list), ``Retry-After`` on 429/503, a
+WARNING line for every retry, and one error mapping: every failure becomes a
+:class:`~airflow_gradient.exceptions.GradientError` that names the object and the remedy.
+
+Secrets: a destination's URL, user name and password go to Databricks in the create request and
+nowhere else. They are masked in Airflow's logs before the request is sent, never put in a log
+line or an exception message here, and stripped from what the methods return (Databricks
+itself only answers ``*_set`` flags for them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from airflow.providers.databricks.hooks.databricks import (
+    LIST_JOBS_ENDPOINT,
+    UPDATE_ENDPOINT,
+    DatabricksHook,
+)
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_gradient.exceptions import (
+    DatabricksJobError,
+    DestinationExistsError,
+    GradientError,
+    NotificationDestinationError,
+)
+from airflow_gradient.hooks._destinations import (
+    RedactedBody,
+    mask_secret_value,
+    public_destination,
+)
+from airflow_gradient.hooks._job_pages import read_paged_job
+from airflow_gradient.hooks._retries import (
+    HonourRetryAfter,
+    attempts_and_waits,
+    http_failure_reason,
+    http_request_name,
+    log_retry,
+)
+
+GET_JOB_ENDPOINT = ("GET", "2.2/jobs/get")
+DESTINATIONS_ENDPOINT = "2.0/notification-destinations"
+#: Guard against a server that never stops handing out page tokens.
+MAX_DESTINATION_PAGES = 100
+#: Default cap in seconds on a ``Retry-After`` that Databricks asks for on 429/503.
+DEFAULT_MAX_RETRY_AFTER = 30.0
+#: Error codes Databricks answers for an object that does not exist.
+NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
+#: Error codes Databricks answers when an object of that name exists already.
+CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_CONFLICT"})
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """What a failed call tells: the HTTP status and Databricks error, if a reply came."""
+
+    error: BaseException
+    status: int | None
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, err: BaseException) -> _Failure:
+        response = getattr(err, "response", None)
+        if response is None and err.__cause__ is not None:
+            response = getattr(err.__cause__, "response", None)
+        status = getattr(response, "status_code", None) if response is not None else None
+        try:
+            body = response.json() if response is not None else None
+        except ValueError:
+            body = None
+        if isinstance(body, Mapping):
+            return cls(
+                err, status, str(body.get("error_code") or ""), str(body.get("message") or "")
+            )
+        return cls(err, status, "", "")
+
+    @property
+    def missing(self) -> bool:
+        return (
+            self.status == 404 or self.code in NOT_FOUND_CODES or "does not exist" in self.message
+        )
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409 or self.code in CONFLICT_CODES
+
+    def describe(self, what: str, endpoint: tuple[str, str], conn_id: str, hint: str) -> str:
+        """The one message for a failed call on ``what`` (e.g. ``Databricks job 7``)."""
+        call = f"{endpoint[0]} /api/{endpoint[1]}"
+        hint = f" {hint}" if hint else ""
+        if self.status is not None and (self.code or self.message):
+            facts = f"HTTP {self.status} {self.code}: {self.message}".replace("  ", " ")
+            if self.missing:
+                return (
+                    f"{what} does not exist ({facts}). Check the id, and that connection "
+                    f"{conn_id!r} points at its workspace."
+                )
+            return f"{what}: {call} failed ({facts}).{hint}"
+        if self.status is not None:
+            return (
+                f"{what}: {call} failed (HTTP {self.status}, and the reply is not a Databricks "
+                f"error: {_short(self.error)}). Is the host of connection {conn_id!r} a "
+                "Databricks workspace?"
+            )
+        if isinstance(self.error, AirflowException):  # retries ran out, or the provider refused
+            return f"{what}: {call} failed: {_short(self.error, 400)}{hint}"
+        return (
+            f"{what}: {call} got no usable reply ({type(self.error).__name__}: "
+            f"{_short(self.error)}). Check that connection {conn_id!r} points at a Databricks "
+            "workspace."
+        )
+
+
+class GradientDatabricksHook(DatabricksHook):
+    """``DatabricksHook`` plus a whole ``get_job``, notification destinations and a job's
+    webhooks, with every failure mapped one way.
+
+    Takes the arguments of ``DatabricksHook`` (``databricks_conn_id``, ``timeout_seconds``,
+    ``retry_limit``, ``retry_delay``, ``retry_args``, ``caller``) and:
+
+    :param max_retry_after: cap in seconds on a ``Retry-After`` header honoured between
+        retries (the provider's own back-off ignores the header).
+    """
+
+    hook_name = "Databricks (Gradient)"
+
+    def __init__(
+        self, *args: Any, max_retry_after: float = DEFAULT_MAX_RETRY_AFTER, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = float(max_retry_after)
+        self.retry_args["wait"] = HonourRetryAfter(
+            self.retry_args.get("wait"), self.max_retry_after
+        )
+        user_before_sleep = self.retry_args.get("before_sleep")
+
+        def before_sleep(retry_state: Any) -> None:
+            self._log_retry(retry_state)
+            if user_before_sleep is not None:
+                user_before_sleep(retry_state)
+
+        self.retry_args["before_sleep"] = before_sleep
+
+    def _log_retry(self, retry_state: Any) -> None:
+        """WARNING before each retry: which request, which attempt failed, why, the wait."""
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        next_action = retry_state.next_action
+        log_retry(
+            self.log,
+            service="Databricks",
+            call=http_request_name(error),
+            attempt=retry_state.attempt_number,
+            reason=http_failure_reason(error),
+            wait=float(next_action.sleep) if next_action is not None else 0.0,
+        )
+
+    # --- the one error mapping ----------------------------------------------------------------
+
+    def _call(
+        self,
+        endpoint: tuple[str, str],
+        payload: dict[str, Any] | None = None,
+        *,
+        what: str,
+        error: type[GradientError] = DatabricksJobError,
+        hint: str = "",
+        send: Callable[[], Any] | None = None,
+        missing_ok: bool = False,
+        conflict: type[GradientError] | None = None,
+        secrets: tuple[str | None, ...] = (),
+    ) -> Any:
+        """Send ``endpoint`` (or run ``send``, a provider method calling it) and map failures.
+
+        The provider raises ``AirflowException`` when retries run out, HTTP errors for other
+        statuses, and lets ``requests`` errors through (a reply that is not JSON, a broken
+        transfer): each becomes ``error`` naming ``what``, the call and the remedy, with the
+        ``secrets`` starred out and no chained cause (the cause could carry them).
+
+        :param missing_ok: return ``None`` when the object does not exist.
+        :param conflict: raise this when the object exists already (409).
+        """
+        try:
+            if send is not None:
+                return send()
+            return self._do_api_call(endpoint, payload, wrap_http_errors=False)
+        except GradientError:
+            raise
+        except (AirflowException, OSError, ValueError) as err:  # requests' errors are OSErrors
+            failure = _Failure.of(err)
+        if missing_ok and failure.missing:
+            return None
+        if conflict is not None and failure.conflict:
+            raise conflict(
+                f"{what} exists already (HTTP {failure.status} {failure.code})."
+            ) from None
+        message = failure.describe(what, endpoint, self.databricks_conn_id, hint)
+        raise error(_scrub(message, secrets)) from None
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def _job_page(self, job_id: int, page_token: str | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"job_id": job_id}
+        if page_token:
+            params["page_token"] = page_token
+        reply = self._call(GET_JOB_ENDPOINT, params, what=f"Databricks job {job_id}")
+        if not isinstance(reply, dict) or not isinstance(reply.get("settings"), dict):
+            raise DatabricksJobError(
+                f"Databricks job {job_id}: jobs/get returned no settings object. Check that "
+                "the Databricks connection points at a Databricks workspace."
+            )
+        return reply
+
+    def get_job(self, job_id: int) -> dict[str, Any]:
+        """``jobs/get`` with every page of tasks, job clusters, parameters and environments."""
+        return read_paged_job(lambda token: self._job_page(job_id, token), job_id)
+
+    def update_job(self, job_id: int | str, json: Mapping[str, Any]) -> None:
+        """The provider's ``update_job`` (``jobs/update``, never ``jobs/reset``), failures
+        mapped: Databricks merges ``tasks`` and ``job_clusters`` by key and leaves every field
+        that is not sent as it was.
+
+        Retried by the provider on 5xx, 429 and connection errors: safe, because the body
+        replaces whole entries, so sending it twice gives the same job as sending it once.
+        """
+        # The provider annotates job_id as str; Databricks takes the integer, sent as it is.
+        provider_update: Callable[[Any, dict[str, Any]], None] = super().update_job
+        self._call(
+            UPDATE_ENDPOINT,
+            send=lambda: provider_update(job_id, dict(json)),
+            what=f"Databricks job {job_id}",
+            hint="The connection's identity needs CAN_MANAGE on the job.",
+        )
+
+    def job_url(self, job_id: int) -> str:
+        """The job's page in the Databricks workspace UI."""
+        return str(self._endpoint_url(f"jobs/{job_id}"))  # type: ignore[no-untyped-call]
+
+    def resolve_job_id(self, *, job_id: int | str | None, job_name: str | None) -> int:
+        """The numeric job id, looked up by name when only ``job_name`` is given."""
+        if job_id not in (None, ""):
+            try:
+                return int(job_id)
+            except (TypeError, ValueError):
+                raise DatabricksJobError(
+                    f"job_id {job_id!r} is not a Databricks job id (an integer)."
+                ) from None
+        if not job_name:
+            raise DatabricksJobError("Give job_id or job_name of the Databricks job to update.")
+        found = self._call(
+            LIST_JOBS_ENDPOINT,
+            send=lambda: self.find_job_id_by_name(job_name),
+            what=f"Looking up the Databricks job named {job_name!r}",
+        )
+        if found is None:
+            raise DatabricksJobError(
+                f"No Databricks job is named {job_name!r}. Check the name, or pass job_id."
+            )
+        return int(found)
+
+    def get_job_webhook_notifications(self, job_id: int) -> dict[str, Any]:
+        """The job-level ``webhook_notifications`` (``{}`` when the job has none).
+
+        Reads the first page of ``jobs/get`` only: the field is not one of the paged arrays.
+        """
+        notifications = self._job_page(job_id, None)["settings"].get("webhook_notifications")
+        if notifications is None:
+            return {}
+        if not isinstance(notifications, dict):
+            raise DatabricksJobError(
+                f"Databricks job {job_id}: webhook_notifications is a "
+                f"{type(notifications).__name__}, not an object."
+            )
+        return notifications
+
+    def set_job_webhook_notifications(
+        self, job_id: int, webhook_notifications: Mapping[str, Any]
+    ) -> None:
+        """``jobs/update`` with the whole ``webhook_notifications`` object and nothing else.
+
+        It is a top-level field: Databricks replaces it whole and keeps every other setting.
+        """
+        self.update_job(job_id, {"webhook_notifications": dict(webhook_notifications)})
+
+    def call_time_bound(self) -> float | None:
+        """Most seconds one API call can take, retries and waits included (PAT auth).
+
+        ``retry_limit`` attempts (from ``retry_args["stop"]`` when that is a
+        ``stop_after_attempt``), each up to ``2 * timeout_seconds`` (connect, then the reply:
+        ``requests`` applies the timeout to each), and between them the back-off of
+        ``retry_args["wait"]`` (the provider's default: ``max(retry_delay, 2**(n-1))`` capped at
+        ``2**retry_limit``), or a longer ``Retry-After`` up to ``max_retry_after``. ``None`` when
+        custom ``retry_args`` use a stop or wait this cannot bound.
+        """
+        attempts, waits = attempts_and_waits(self.retry_args, self.max_retry_after)
+        if attempts is None or waits is None:
+            return None
+        return attempts * 2.0 * float(self.timeout_seconds) + sum(waits[: attempts - 1])
+
+    # --- notification destinations --------------------------------------------------------------
+
+    def iter_destinations(self) -> Iterator[dict[str, Any]]:
+        """Every notification destination (``id``, ``display_name``, ``destination_type``),
+        following ``next_page_token`` over every page of the list."""
+        token: str | None = None
+        seen: set[str] = set()
+        for _ in range(MAX_DESTINATION_PAGES):
+            reply = self._call(
+                ("GET", DESTINATIONS_ENDPOINT),
+                {"page_token": token} if token else {},
+                what="Databricks notification destinations",
+                error=NotificationDestinationError,
+                hint="The connection's identity needs to see the workspace's notification "
+                "destinations.",
+            )
+            if not isinstance(reply, dict):
+                raise NotificationDestinationError(
+                    "Databricks answered the notification destinations list with "
+                    f"{type(reply).__name__}, not an object. Is the connection's host a "
+                    "Databricks workspace?"
+                )
+            for item in reply.get("results") or []:
+                if isinstance(item, dict):
+                    yield public_destination(item)
+            token = reply.get("next_page_token") or None
+            if token is None:
+                return
+            if token in seen:
+                break
+            seen.add(token)
+        raise NotificationDestinationError(
+            f"The Databricks notification destinations list did not end after "
+            f"{MAX_DESTINATION_PAGES} pages; stopped reading. Is the connection's host a "
+            "Databricks workspace?"
+        )
+
+    def list_destinations(self) -> list[dict[str, Any]]:
+        """Every notification destination, all pages joined (see :meth:`iter_destinations`)."""
+        return list(self.iter_destinations())
+
+    def get_destination(self, destination_id: str) -> dict[str, Any] | None:
+        """One destination (secrets stripped), or ``None`` if Databricks has none of that id."""
+        what = f"Databricks notification destination {destination_id}"
+        endpoint = ("GET", f"{DESTINATIONS_ENDPOINT}/{quote(destination_id, safe='')}")
+        reply = self._call(endpoint, what=what, error=NotificationDestinationError, missing_ok=True)
+        if reply is None:
+            return None
+        if not isinstance(reply, dict) or not reply.get("id"):
+            raise NotificationDestinationError(
+                f"Databricks answered notification destination {destination_id} with no id. "
+                "Is the connection's host a Databricks workspace?"
+            )
+        return public_destination(reply)
+
+    def create_webhook_destination(
+        self,
+        display_name: str,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a generic-webhook destination; return it with its secrets stripped.
+
+        The provider's hook logs request payloads at DEBUG level: the body prints redacted, and
+        the URL and password are also given to Airflow's secrets masker first.
+
+        :raises DestinationExistsError: a destination named ``display_name`` exists already.
+        """
+        mask_secret_value(url)
+        mask_secret_value(password)
+        webhook: dict[str, Any] = {"url": url}
+        if username:
+            webhook["username"] = username
+        if password:
+            webhook["password"] = password
+        body = RedactedBody(display_name=display_name, config={"generic_webhook": webhook})
+        what = f"Databricks notification destination {display_name!r}"
+        reply = self._call(
+            ("POST", DESTINATIONS_ENDPOINT),
+            body,
+            what=what,
+            error=NotificationDestinationError,
+            hint="Creating destinations needs a workspace admin; an admin can also create it "
+            "once by hand with this display name.",
+            conflict=DestinationExistsError,
+            secrets=(url, username, password),
+        )
+        if not isinstance(reply, dict) or not reply.get("id"):
+            raise NotificationDestinationError(
+                f"Databricks created notification destination {display_name!r} but answered "
+                "no id. Look it up in the workspace settings (Notifications)."
+            )
+        return public_destination(reply)
+
+
+def _scrub(text: str, secrets: tuple[str | None, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _short(err: BaseException, limit: int = 200) -> str:
+    text = str(err)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
