@@ -98,8 +98,8 @@ with DAG(
     @task
     def describe_changes(result: dict[str, Any]) -> str:
         """The preview's XCom as Markdown for the approval form."""
-        from airflow_gradient.cluster import format_diff
-        from airflow_gradient.recommendation import format_metrics
+        from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.recommendation import format_metrics
 
         if not result.get("recommendation_id"):
             return "Gradient has no SUCCESS recommendation for this job: nothing to apply."

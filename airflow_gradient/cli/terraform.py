@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from airflow_gradient import terraform
+from airflow_gradient.core import terraform
 
 DOCS = "docs/terraform.md"
 

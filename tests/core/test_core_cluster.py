@@ -1,4 +1,4 @@
-"""Tests of airflow_gradient.cluster: locate, merge, validate, diff, and the jobs/update body."""
+"""Tests of airflow_gradient.core.cluster: locate, merge, validate, diff, jobs/update body."""
 
 from __future__ import annotations
 
@@ -8,25 +8,19 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.cluster import (
-    ClusterLocation,
-    applied_recommendation_id,
-    cluster_spec_at,
-    diff_cluster,
-    format_diff,
-    format_path,
-    locate_cluster,
-    merge_recommendation,
-    update_settings_for,
-    validate_cluster_spec,
-)
-from airflow_gradient.exceptions import (
+from airflow_gradient.core.cluster.diff import diff_cluster, format_diff
+from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
+from airflow_gradient.core.cluster.merge import applied_recommendation_id, merge_recommendation
+from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.cluster.spec import validate_cluster_spec
+from airflow_gradient.core.cluster.update import cluster_spec_at, update_settings_for
+from airflow_gradient.core.errors import (
     AmbiguousClusterError,
     ClusterNotFoundError,
     InvalidClusterSpecError,
     UnsupportedClusterError,
 )
-from airflow_gradient.recommendation import parse_recommendation
+from airflow_gradient.core.recommendation import parse_recommendation
 
 PROJECT = "11111111-2222-4333-8444-555555555555"
 OTHER_PROJECT = "99999999-0000-4000-8000-000000000000"
@@ -765,7 +759,7 @@ def test_format_diff_table() -> None:
 
 
 def test_read_back_ignores_defaults_databricks_adds_but_not_lost_values() -> None:
-    from airflow_gradient.cluster import read_back_differences
+    from airflow_gradient.core.cluster.diff import read_back_differences
 
     written = {"num_workers": 4, "node_type_id": "m5.xlarge", "custom_tags": {"a": "1"}}
     with_defaults = {**written, "enable_elastic_disk": True, "custom_tags": {"a": "1", "b": "2"}}
@@ -783,7 +777,7 @@ def test_read_back_ignores_defaults_databricks_adds_but_not_lost_values() -> Non
 
 
 def test_merge_tags_the_recommendation_in_force_when_asked() -> None:
-    from airflow_gradient.cluster import applied_recommendation_id, merge_recommendation
+    from airflow_gradient.core.cluster.merge import applied_recommendation_id, merge_recommendation
 
     merged = merge_recommendation(
         {"num_workers": 1, "custom_tags": {"team": "x"}},
@@ -796,7 +790,7 @@ def test_merge_tags_the_recommendation_in_force_when_asked() -> None:
 
 
 def test_reverted_fields_lists_what_no_longer_holds_the_recommendation() -> None:
-    from airflow_gradient.cluster import merge_recommendation, reverted_fields
+    from airflow_gradient.core.cluster.merge import merge_recommendation, reverted_fields
 
     config = {"num_workers": 4, "node_type_id": "m5.xlarge"}
     original = {"autoscale": {"min_workers": 2, "max_workers": 8}, "node_type_id": "i3.2xlarge"}

@@ -30,23 +30,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_gradient.cluster import (
-    JOB_CLUSTERS_PREFIX,
-    SIZING_FIELDS,
-    TASKS_PREFIX,
-    ClusterKind,
-    ClusterLocation,
-    cluster_spec_at,
-    diff_cluster,
-    format_path,
-    update_settings_for,
-    validate_cluster_spec,
-)
-from airflow_gradient.exceptions import (
-    AmbiguousClusterError,
+from airflow_gradient.core.cluster.diff import diff_cluster, format_table
+from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
+from airflow_gradient.core.cluster.paths import format_path, split_cluster_path
+from airflow_gradient.core.cluster.spec import validate_cluster_spec
+from airflow_gradient.core.cluster.update import update_settings_for
+from airflow_gradient.core.errors import (
     ClusterNotFoundError,
     RollbackRefusedError,
+    UnsupportedClusterError,
 )
+from airflow_gradient.core.recommendation import SIZING_FIELDS
 
 __all__ = [
     "RollbackPlan",
@@ -96,7 +90,7 @@ class RollbackPlan:
     :ivar applied: what the apply wrote (``None`` for an explicit spec).
     :ivar current: what the job holds now.
     :ivar new_settings: the ``new_settings`` for ``jobs/update`` (only when ``write``).
-    :ivar changes: :func:`~airflow_gradient.cluster.diff_cluster` from ``current`` to
+    :ivar changes: :func:`~airflow_gradient.core.cluster.diff.diff_cluster` from ``current`` to
         ``previous``: what the rollback changes.
     :ivar differences: :func:`three_way_differences` of the three specs (empty for an
         explicit spec).
@@ -142,14 +136,6 @@ def _job_id(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _split(path: str) -> tuple[str, str] | None:
-    """``job_clusters/<k>`` / ``tasks/<k>`` → (prefix, key); anything else → None."""
-    for prefix in (JOB_CLUSTERS_PREFIX, TASKS_PREFIX):
-        if path.startswith(prefix) and len(path) > len(prefix):
-            return prefix, path[len(prefix) :]
-    return None
 
 
 def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
@@ -203,7 +189,9 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
     if "job_id" not in missing and job_id is None:
         problems.append(f"job_id {result.get('job_id')!r} is not an integer")
     path = result.get("cluster_path")
-    if "cluster_path" not in missing and (not isinstance(path, str) or _split(path) is None):
+    if "cluster_path" not in missing and (
+        not isinstance(path, str) or split_cluster_path(path) is None
+    ):
         problems.append(f"cluster_path {path!r} is not 'job_clusters/<key>' or 'tasks/<key>'")
     for name in ("previous_cluster", "new_cluster"):
         if name not in missing and not isinstance(result.get(name), Mapping):
@@ -267,7 +255,7 @@ _Keys = tuple[str, ...]
 
 
 def _same(left: Any, right: Any) -> bool:
-    """JSON equality as :func:`~airflow_gradient.cluster.diff_cluster` sees it."""
+    """JSON equality as :func:`~airflow_gradient.core.cluster.diff.diff_cluster` sees it."""
     return not diff_cluster({"v": left}, {"v": right})
 
 
@@ -308,8 +296,8 @@ def three_way_differences(
     ``{"path", "previous", "applied", "current"}`` (a missing side is ``None``).
 
     Sorted by path. Objects present in all three are compared key by key; otherwise the whole
-    value is one row (as in :func:`~airflow_gradient.cluster.diff_cluster`, whose path notation
-    is used).
+    value is one row (as in :func:`~airflow_gradient.core.cluster.diff.diff_cluster`, whose
+    path notation is used).
     """
     return _as_dicts(_rows(previous, applied, current))
 
@@ -333,44 +321,16 @@ def _holds(rows: Sequence[tuple[_Keys, Any, Any, Any]], column: int) -> bool:
     )
 
 
-_ABSENT = "(absent)"
-_MAX_COLUMN = 40
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return _ABSENT
-    try:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
-    except (TypeError, ValueError):
-        return repr(value)
-
-
 def format_three_way(differences: Sequence[Mapping[str, Any]]) -> str:
-    """A fixed-width ``path | before apply | applied | now`` table of
-    :func:`three_way_differences` output (values as JSON, a missing side as ``(absent)``)."""
+    """A ``path | before apply | applied | now`` table (the one diff table,
+    :func:`~airflow_gradient.core.cluster.diff.format_table`) of :func:`three_way_differences`."""
     if not differences:
         return "no differences"
-    header = ("path", "before apply", "applied", "now")
     rows = [
-        (
-            str(row.get("path", "")),
-            _show(row.get("previous")),
-            _show(row.get("applied")),
-            _show(row.get("current")),
-        )
+        (row.get("path", ""), row.get("previous"), row.get("applied"), row.get("current"))
         for row in differences
     ]
-    widths = [
-        min(_MAX_COLUMN, max(len(row[column]) for row in [header, *rows])) for column in range(4)
-    ]
-
-    def line(row: tuple[str, str, str, str]) -> str:
-        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=False)]
-        return " | ".join([*cells, row[3]]).rstrip()
-
-    rule = "-+-".join("-" * width for width in widths)
-    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+    return format_table(("path", "before apply", "applied", "now"), rows)
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -379,34 +339,19 @@ def format_three_way(differences: Sequence[Mapping[str, Any]]) -> str:
 def _locate(
     settings: Mapping[str, Any], request: RollbackRequest, job_id: int
 ) -> tuple[ClusterLocation, str]:
-    """Where the cluster is now: its location (with the current spec) and its path."""
+    """Where the cluster is now (with its current spec), by THE rule of
+    :func:`~airflow_gradient.core.cluster.locate.locate_cluster`, and its path."""
     name = request.cluster or ""
-    split = _split(name)
-    if split is not None:
-        candidates = [split]
-    else:  # a bare key (explicit requests only): a job cluster or a task's own cluster
-        candidates = [(JOB_CLUSTERS_PREFIX, name), (TASKS_PREFIX, name)]
-    found = [
-        (prefix, key, spec)
-        for prefix, key in candidates
-        if (spec := cluster_spec_at(settings, prefix + key)) is not None
-    ]
-    if len(found) > 1:
-        raise AmbiguousClusterError(
-            f"Databricks job {job_id}: cluster_key={name!r} names both the job cluster "
-            f"{name!r} and the cluster of task {name!r}. Use the path form: "
-            f"cluster_key={JOB_CLUSTERS_PREFIX + name!r} or cluster_key={TASKS_PREFIX + name!r}."
-        )
-    if not found:
+    try:
+        location = locate_cluster(settings, job_id=job_id, cluster_key=name)
+    except (ClusterNotFoundError, UnsupportedClusterError) as error:
+        split = split_cluster_path(name)
         what = "cluster " + (name if split else f"{name!r} (a job cluster or a task's cluster)")
         raise ClusterNotFoundError(
             f"Cannot roll back Databricks job {job_id}: it has no {what} now (removed, "
             f"renamed, or moved to other compute since {request.source} was recorded). There "
             "is no entry to restore the spec into; nothing was written. Check the job."
-        )
-    prefix, key, spec = found[0]
-    kind: ClusterKind = "job_cluster" if prefix == JOB_CLUSTERS_PREFIX else "task"
-    location = ClusterLocation(kind, key, spec, f"rollback of {request.source}")
+        ) from error
     return location, location.path
 
 
@@ -422,7 +367,7 @@ def rollback_plan(
     - it holds something else: refuse, or with ``force`` write ``previous`` anyway.
 
     A write is the whole job cluster entry or the whole task (via
-    :func:`~airflow_gradient.cluster.update_settings_for`), for ``jobs/update``.
+    :func:`~airflow_gradient.core.cluster.update.update_settings_for`), for ``jobs/update``.
 
     :raises RollbackRefusedError: the cluster changed since the apply and ``force`` is false;
         the message holds the three-way table and ``differences`` the rows.
