@@ -23,59 +23,43 @@ apply's own read-back makes, so an apply that succeeded can always be rolled bac
 
 from __future__ import annotations
 
-import ast
 import copy
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_gradient.core.cluster.diff import diff_cluster, format_table
+from airflow_gradient.core.cluster.diff import (
+    diff_cluster,
+    format_diff,
+    format_table,
+    read_back_differences,
+)
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.paths import format_path, split_cluster_path
-from airflow_gradient.core.cluster.spec import validate_cluster_spec
 from airflow_gradient.core.cluster.update import update_settings_for
 from airflow_gradient.core.errors import (
     ClusterNotFoundError,
+    ReadBackMismatchError,
     RollbackRefusedError,
     UnsupportedClusterError,
 )
 from airflow_gradient.core.recommendation import SIZING_FIELDS
+from airflow_gradient.core.rollback_request import (
+    RollbackRequest,
+    explicit_request,
+    request_from_apply_result,
+)
 
 __all__ = [
     "RollbackPlan",
     "RollbackRequest",
+    "check_read_back",
     "explicit_request",
     "format_three_way",
     "request_from_apply_result",
     "rollback_plan",
     "three_way_differences",
 ]
-
-#: Fields of the apply operator's XCom that a rollback needs once the apply wrote something.
-APPLY_RESULT_FIELDS = ("job_id", "cluster_path", "previous_cluster", "new_cluster")
-
-
-@dataclass(frozen=True)
-class RollbackRequest:
-    """What a rollback is asked to do, before the job is read.
-
-    :ivar source: where the request came from, for messages (``"apply task 'apply'"``, ...).
-    :ivar job_id: the Databricks job; ``None`` only when there is nothing to roll back.
-    :ivar cluster: ``job_clusters/<key>`` or ``tasks/<key>``; for an explicit request also a
-        bare key (a job cluster key or the key of a task with its own cluster).
-    :ivar restore: the cluster spec to put back.
-    :ivar applied: what the apply wrote; ``None`` for an explicit spec (nothing to check the
-        current cluster against).
-    :ivar nothing_reason: set when there is nothing to roll back (the apply wrote nothing).
-    """
-
-    source: str
-    job_id: int | None = None
-    cluster: str | None = None
-    restore: dict[str, Any] | None = None
-    applied: dict[str, Any] | None = None
-    nothing_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,145 +92,6 @@ class RollbackPlan:
     changes: list[dict[str, Any]] = field(default_factory=list)
     differences: list[dict[str, Any]] = field(default_factory=list)
     forced: bool = False
-
-
-# --- reading the request ----------------------------------------------------------------
-
-
-def _literal(value: Any) -> Any:
-    """A value rendered from a Jinja template arrives as text: read it back as JSON or as a
-    Python literal (``str(dict)``); anything else is returned unchanged."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return value
-
-
-def _job_id(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
-    """Read what the apply task returned (its XCom) into a :class:`RollbackRequest`.
-
-    ``None`` (the apply failed or was skipped before returning), ``applied`` false (nothing
-    was written: no recommendation, or the job already had it) and ``dry_run`` give a request
-    with ``nothing_reason`` set. A string is read as JSON or as a Python literal (what a Jinja
-    template renders a dict to).
-
-    :param result: the apply operator's return value.
-    :param source: where it came from, for messages (e.g. ``"apply task 'apply'"``).
-    :raises RollbackRefusedError: the value is not an apply result, or it says the apply wrote
-        but lacks what is needed to undo it.
-    """
-    result = _literal(result)
-    if result is None:
-        return RollbackRequest(
-            source=source,
-            nothing_reason=(
-                f"{source} returned no result (it failed or was skipped before finishing, or "
-                "did not run): no record of a write to roll back. If it failed after writing, "
-                "check the job and pass cluster_spec= to restore a spec explicitly."
-            ),
-        )
-    if not isinstance(result, Mapping):
-        raise RollbackRefusedError(
-            f"{source} is not an apply result (the dict GradientApplyRecommendationOperator "
-            f"returns); got {type(result).__name__}: {str(result)[:200]!r}. Nothing was written."
-        )
-    job_id = _job_id(result.get("job_id"))
-    if result.get("dry_run") is True:
-        return RollbackRequest(
-            source=source,
-            job_id=job_id,
-            nothing_reason=f"{source} was a dry run: it wrote nothing, so there is nothing to "
-            "roll back.",
-        )
-    if result.get("applied") is not True:
-        return RollbackRequest(
-            source=source,
-            job_id=job_id,
-            nothing_reason=f"{source} wrote nothing (applied={result.get('applied')!r}: no "
-            "recommendation, or the job already ran it), so there is nothing to roll back.",
-        )
-
-    problems: list[str] = []
-    missing = [name for name in APPLY_RESULT_FIELDS if result.get(name) is None]
-    if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    if "job_id" not in missing and job_id is None:
-        problems.append(f"job_id {result.get('job_id')!r} is not an integer")
-    path = result.get("cluster_path")
-    if "cluster_path" not in missing and (
-        not isinstance(path, str) or split_cluster_path(path) is None
-    ):
-        problems.append(f"cluster_path {path!r} is not 'job_clusters/<key>' or 'tasks/<key>'")
-    for name in ("previous_cluster", "new_cluster"):
-        if name not in missing and not isinstance(result.get(name), Mapping):
-            problems.append(f"{name} is not an object")
-    if problems:
-        raise RollbackRefusedError(
-            f"{source} says it applied a recommendation but cannot be rolled back from: "
-            f"{'; '.join(problems)}. Nothing was written. Pass the apply task's own return "
-            "value (apply_task_id= or apply_result=apply.output), or cluster_spec= with "
-            "job_id= and cluster_key=."
-        )
-    return RollbackRequest(
-        source=source,
-        job_id=job_id,
-        cluster=str(path),
-        restore=copy.deepcopy(dict(result["previous_cluster"])),
-        applied=copy.deepcopy(dict(result["new_cluster"])),
-    )
-
-
-def explicit_request(job_id: Any, cluster_key: Any, cluster_spec: Any) -> RollbackRequest:
-    """A request to put ``cluster_spec`` at ``cluster_key`` of job ``job_id``, unconditionally.
-
-    There is no record of what an apply wrote, so nothing is checked against the current
-    cluster; the spec itself is validated (as Databricks would) before anything is read.
-
-    :param job_id: the Databricks job id.
-    :param cluster_key: ``job_clusters/<key>``, ``tasks/<key>``, a job cluster key, or the key
-        of a task with its own cluster.
-    :param cluster_spec: the ``new_cluster`` to restore (a dict, or its JSON text).
-    :raises RollbackRefusedError: an argument is missing or has the wrong type.
-    :raises InvalidClusterSpecError: Databricks would reject ``cluster_spec``.
-    """
-    source = "the explicit cluster_spec"
-    resolved_id = _job_id(job_id)
-    spec = _literal(cluster_spec)
-    problems: list[str] = []
-    if resolved_id is None:
-        problems.append(f"job_id {job_id!r} is not a Databricks job id (an integer)")
-    if not isinstance(cluster_key, str) or not cluster_key:
-        problems.append(f"cluster_key {cluster_key!r} is not a cluster key")
-    if not isinstance(spec, Mapping):
-        problems.append(f"cluster_spec is not an object (got {type(spec).__name__})")
-    if problems:
-        raise RollbackRefusedError(
-            f"Cannot roll back to {source}: {'; '.join(problems)}. Nothing was written."
-        )
-    assert isinstance(spec, Mapping)  # for the type checker; checked above
-    validate_cluster_spec(spec, where=f"Databricks job {resolved_id} cluster {cluster_key}")
-    return RollbackRequest(
-        source=source,
-        job_id=resolved_id,
-        cluster=str(cluster_key),
-        restore=copy.deepcopy(dict(spec)),
-    )
 
 
 # --- the three-way difference ------------------------------------------------------------
@@ -432,3 +277,20 @@ def rollback_plan(
         "GradientRollbackOperator.",
         differences=plan.differences,
     )
+
+
+def check_read_back(
+    job_id: int, path: str, restored: Mapping[str, Any], found: Mapping[str, Any] | None
+) -> None:
+    """Judge the read-back after a rollback's ``jobs/update``: ``found`` must hold ``restored``
+    (fields only Databricks added do not count, as for the apply's read-back).
+
+    :raises ReadBackMismatchError: listing what differs.
+    """
+    differences = read_back_differences(restored, found or {})
+    if differences:
+        raise ReadBackMismatchError(
+            f"After jobs/update, Databricks job {job_id} cluster {path} does not hold the "
+            "restored spec (another writer, or Databricks changed it). Check the job before "
+            f"the next run. Written → found:\n{format_diff(differences)}"
+        )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_gradient.exceptions import ReadBackMismatchError, airflow_errors
+from airflow_gradient.exceptions import airflow_errors
 from airflow_gradient.hook_properties import DatabricksHookProperty
 from airflow_gradient.links import DatabricksJobLink
 
@@ -159,17 +159,11 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         return request_from_apply_result(value, source=f"apply task {self.apply_task_id!r}")
 
     def _check_read_back(self, job_id: int, path: str, restored: Mapping[str, Any]) -> None:
-        from airflow_gradient.core.cluster.diff import format_diff, read_back_differences
         from airflow_gradient.core.cluster.update import cluster_spec_at
+        from airflow_gradient.core.rollback import check_read_back
 
         found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
-        differences = read_back_differences(restored, found or {})
-        if differences:
-            raise ReadBackMismatchError(
-                f"After jobs/update, Databricks job {job_id} cluster {path} does not hold the "
-                "restored spec (another writer, or Databricks changed it). Check the job before "
-                f"the next run. Written → found:\n{format_diff(differences)}"
-            )
+        check_read_back(job_id, path, restored, found)
 
     @staticmethod
     def _result(plan: RollbackPlan, *, rolled_back: bool = False) -> dict[str, Any]:

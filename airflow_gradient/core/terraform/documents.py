@@ -6,7 +6,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_gradient.core.errors import TerraformInputError
+from airflow_gradient.core.cluster.locate import locate_cluster
+from airflow_gradient.core.errors import (
+    AmbiguousClusterError,
+    ClusterNotFoundError,
+    TerraformInputError,
+    UnsupportedClusterError,
+)
 from airflow_gradient.core.recommendation import PROJECT_ID_TAG
 from airflow_gradient.core.terraform.managed import CLUSTER_RESOURCE_TYPES, AttrPath
 
@@ -157,21 +163,42 @@ def select_clusters(
         return tagged
     if clusters[0].kind == "cluster":
         raise TerraformInputError(f"{subject} is a databricks_cluster: it takes no --cluster-key")
+    settings = _job_settings(clusters)
     chosen: list[ClusterRef] = []
     for wanted in cluster_keys:
         matches = [c for c in clusters if wanted in (c.key, c.label)]
-        if not matches:
-            raise TerraformInputError(
-                f"{subject} has no cluster key {wanted!r} (clusters: {available})"
-            )
-        if len(matches) > 1:
+        try:
+            if not wanted:
+                raise ClusterNotFoundError(wanted)
+            location = locate_cluster(settings, job_id=subject, cluster_key=wanted)
+        except AmbiguousClusterError:
             raise TerraformInputError(
                 f"cluster key {wanted!r} of {subject} is both a job cluster and a task;"
                 f" write {' or '.join(c.label for c in matches)}"
-            )
-        if matches[0] not in chosen:
-            chosen.append(matches[0])
+            ) from None
+        except (ClusterNotFoundError, UnsupportedClusterError):
+            raise TerraformInputError(
+                f"{subject} has no cluster key {wanted!r} (clusters: {available})"
+            ) from None
+        match = next(c for c in clusters if (c.kind, c.key) == (location.kind, location.key))
+        if match not in chosen:
+            chosen.append(match)
     return chosen
+
+
+def _job_settings(clusters: Sequence[ClusterRef]) -> dict[str, Any]:
+    """The clusters of a ``databricks_job`` in the Jobs API shape, for
+    :func:`~airflow_gradient.core.cluster.locate.locate_cluster` (THE rule for naming one)."""
+    return {
+        "job_clusters": [
+            {"job_cluster_key": c.key, "new_cluster": dict(c.spec)}
+            for c in clusters
+            if c.kind == "job_cluster"
+        ],
+        "tasks": [
+            {"task_key": c.key, "new_cluster": dict(c.spec)} for c in clusters if c.kind == "task"
+        ],
+    }
 
 
 def find_resource(document: Mapping[str, Any], address: str | None) -> Mapping[str, Any]:

@@ -24,7 +24,7 @@ from airflow_gradient.core.terraform import (
     unmanaged_settings,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 JOB = "databricks_job.two_clusters"
 HEAVY = "job_cluster[1].new_cluster[0]"
 
