@@ -12,9 +12,15 @@ decision needs (the recommendation a cluster is tagged with) is named by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_gradient.core.apply_options import (
+    IF_NO_RECOMMENDATION,
+    ON_REVERT,
+    TERRAFORM_GUIDE,
+    ApplyOptions,
+)
 from airflow_gradient.core.cluster.diff import diff_cluster, format_diff, read_back_differences
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.merge import (
@@ -50,23 +56,6 @@ __all__ = [
     "read_back_failed_error",
     "read_back_outcome",
 ]
-
-IF_NO_RECOMMENDATION = ("skip", "fail")
-ON_REVERT = ("warn", "fail", "reapply")
-TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    """The operator's choices, as the decisions need them."""
-
-    project_id: str
-    cluster_key: str | None = None
-    dry_run: bool = False
-    rails: GuardRails = field(default_factory=GuardRails)
-    if_no_recommendation: str = "skip"
-    allow_auto_apply_conflict: bool = False
-    on_revert: str = "warn"
 
 
 def check_project(project: Mapping[str, Any], job_id: int, options: ApplyOptions) -> list[str]:
@@ -175,7 +164,8 @@ def prepare(
     where = f"project {options.project_id}, Databricks job {job_id}, cluster {location.path}"
     merged = merge_recommendation(location.spec, rec.configuration, recommendation_id=rec.id)
     validate_cluster_spec(merged, where=where)
-    check_guard_rails(location.spec, merged, phase=rec.phase, rails=options.rails, where=where)
+    rails = options.rails or GuardRails()
+    check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
     return Target(job_id, rec, location, merged, diff_cluster(location.spec, merged), where)
 
 

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_gradient.core.apply_plan import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
-from airflow_gradient.core.errors import CoreError
+from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
 from airflow_gradient.exceptions import (
     DatabricksJobError,
     GradientError,
@@ -24,7 +23,8 @@ from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.core.apply_plan import ApplyOptions, ApplyPlan, ReadBackOutcome, Target
+    from airflow_gradient.core.apply_options import ApplyOptions
+    from airflow_gradient.core.apply_plan import ApplyPlan, ReadBackOutcome, Target
     from airflow_gradient.core.guardrails import GuardRails
     from airflow_gradient.core.results import ApplyResult
 
@@ -226,7 +226,7 @@ class GradientApplyRecommendationOperator(
     # --- steps ----------------------------------------------------------------------------
 
     def _options(self) -> ApplyOptions:
-        from airflow_gradient.core.apply_plan import ApplyOptions
+        from airflow_gradient.core.apply_options import ApplyOptions
         from airflow_gradient.core.guardrails import GuardRails
 
         return ApplyOptions(
@@ -305,6 +305,7 @@ class GradientApplyRecommendationOperator(
         """The configuration of the recommendation the cluster is tagged with, when it is not
         the one being applied (to judge a revert); ``None`` when there is none or it is
         unreadable (then no revert is judged)."""
+        from airflow_gradient.core.errors import CoreError
         from airflow_gradient.core.recommendation import parse_recommendation
 
         tagged = target.tagged_to_fetch
@@ -313,7 +314,7 @@ class GradientApplyRecommendationOperator(
         try:
             raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
             return parse_recommendation(raw, project_id=self.project_id).configuration
-        except (GradientError, CoreError) as err:
+        except (GradientError, CoreError) as err:  # unreadable: judge no revert
             self.log.info(
                 "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
             )

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from airflow_gradient.core.apply_options import ApplyOptions
 from airflow_gradient.core.apply_plan import (
-    ApplyOptions,
     check_project,
     no_recommendation_result,
     plan_apply,
