@@ -24,7 +24,10 @@ Decisions where the issue was silent:
   clusters tagged before or after the change; ``check-config`` at clusters tagged in the ``.tf`` or
   in the state. A ``databricks_cluster`` named by address is its own single cluster.
 * **Cluster keys** are ``job_cluster_key`` or ``task_key``; where both exist with one name, qualify
-  it like a Gradient ``cluster_path``: ``job_clusters/KEY`` or ``tasks/KEY``.
+  it like a Gradient ``cluster_path``: ``job_clusters/KEY`` or ``tasks/KEY``. A key is resolved
+  by :func:`~airflow_gradient.core.cluster.locate.locate_cluster`, the rule apply and rollback
+  use; the default (every tagged cluster, any project) stays the CLI's own, since the CLI knows
+  no project id.
 * **Indexes** come from the JSON (planned values of a plan, else its prior state; the values of a
   state) by key. ``check-config`` without ``--state`` falls back to the order of the blocks in the
   ``.tf`` and says it cannot when the blocks are ``dynamic``.
