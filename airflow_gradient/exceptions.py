@@ -1,4 +1,11 @@
-"""One small hierarchy of errors; every class is an ``AirflowException``.
+"""The Airflow-facing errors: every class is an ``AirflowException``.
+
+The core (:mod:`airflow_gradient.core`) raises plain errors (:mod:`airflow_gradient.core.errors`);
+each has a class of the same name here that is both the core error and a :class:`GradientError`,
+so ``except InvalidRecommendationError`` catches either. :func:`airflow_errors` turns a core
+error into its Airflow-facing class at the edge (operators, sensors, triggers). Transient errors
+are ``AirflowException`` (Airflow retries the task); permanent ones also
+``AirflowFailException`` (the task fails without retries).
 
 Each message names the object (project id, job id, cluster key), says what was found and
 what to do. No message ever carries a credential.
@@ -6,9 +13,13 @@ what to do. No message ever carries a credential.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from airflow_gradient.core import errors as core
 
 
 class GradientError(AirflowException):
@@ -59,11 +70,11 @@ class InsecureConnectionError(GradientError):
 # --- Recommendations and clusters (raised by the pure core) -----------------------------
 
 
-class InvalidRecommendationError(GradientError):
+class InvalidRecommendationError(core.InvalidRecommendationError, GradientError):
     """A recommendation reply is malformed or cannot be applied."""
 
 
-class NoRecommendationError(GradientError):
+class NoRecommendationError(core.NoRecommendationError, GradientError):
     """The project has no recommendation in the wanted state."""
 
 
@@ -79,31 +90,27 @@ class AwaitedRecommendationFailedError(RecommendationFailedError, AirflowFailExc
     """
 
 
-class ClusterNotFoundError(GradientError):
+class ClusterNotFoundError(core.ClusterNotFoundError, GradientError):
     """The cluster the project tunes could not be found in the job."""
 
 
-class AmbiguousClusterError(GradientError):
+class AmbiguousClusterError(core.AmbiguousClusterError, GradientError):
     """The job has several clusters and nothing says which one the project tunes."""
 
 
-class UnsupportedClusterError(GradientError):
+class UnsupportedClusterError(core.UnsupportedClusterError, GradientError):
     """The target runs on compute Gradient cannot tune (all-purpose cluster, serverless)."""
 
 
-class InvalidClusterSpecError(GradientError):
+class InvalidClusterSpecError(core.InvalidClusterSpecError, GradientError):
     """The merged cluster spec would be rejected by Databricks."""
 
 
-class GuardRailViolationError(GradientError):
+class GuardRailViolationError(core.GuardRailViolationError, GradientError):
     """The recommendation breaks one or more guard rails; ``violations`` lists every one."""
 
-    def __init__(self, message: str, *, violations: list[str]) -> None:
-        super().__init__(message)
-        self.violations = violations
 
-
-class InvalidGuardRailsError(GradientError):
+class InvalidGuardRailsError(core.InvalidGuardRailsError, GradientError):
     """The ``guard_rails`` argument has an unknown key or a value of the wrong type."""
 
 
@@ -114,33 +121,29 @@ class UnsupportedPathError(GradientError):
     """The DAG uses a path Gradient cannot work with (one-time runs, jobs reset on each run)."""
 
 
-class AutoApplyConflictError(GradientError):
+class AutoApplyConflictError(core.AutoApplyConflictError, GradientError):
     """The project has ``auto_apply_recs`` on: Gradient applies recommendations itself."""
 
 
-class DatabricksJobError(GradientError):
+class DatabricksJobError(core.DatabricksJobError, GradientError):
     """Reading or updating the Databricks job failed, or the job is not what was expected."""
 
 
-class RecommendationRevertedError(GradientError):
+class RecommendationRevertedError(core.RecommendationRevertedError, GradientError):
     """The cluster is tagged with a recommendation whose values something else reverted."""
 
 
-class ReadBackMismatchError(DatabricksJobError):
+class ReadBackMismatchError(core.ReadBackMismatchError, DatabricksJobError):
     """After ``jobs/update`` the job's cluster does not equal the spec that was written."""
 
 
-class RollbackRefusedError(GradientError):
+class RollbackRefusedError(core.RollbackRefusedError, GradientError):
     """A rollback was refused: the job's cluster changed since the apply, or the apply result
     cannot be used. ``differences`` holds the three-way difference, one
     ``{"path", "previous", "applied", "current"}`` dict per field (empty when not applicable)."""
 
-    def __init__(self, message: str, *, differences: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.differences = list(differences or [])
 
-
-class NotificationDestinationError(GradientError):
+class NotificationDestinationError(core.NotificationDestinationError, GradientError):
     """The notification destination could not be found, told apart, or created."""
 
 
@@ -148,5 +151,52 @@ class DestinationExistsError(NotificationDestinationError):
     """Databricks refused to create a destination because one of that name exists."""
 
 
-class WebhookLimitError(DatabricksJobError):
+class WebhookLimitError(core.WebhookLimitError, DatabricksJobError):
     """The job's ``on_start`` already holds the most destinations Databricks allows."""
+
+
+class TerraformInputError(core.TerraformInputError, GradientError):
+    """A plan, state, recommendation or ``.tf`` file is not what the Terraform helpers need."""
+
+
+def _edge_classes() -> dict[type[core.CoreError], type[GradientError]]:
+    """Each core error class → the class of the same name here."""
+    found: dict[type[core.CoreError], type[GradientError]] = {}
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, GradientError):
+            for base in value.__bases__:
+                if base.__module__ == core.__name__ and base.__name__ == value.__name__:
+                    found[base] = value
+    return found
+
+
+_EDGE_CLASSES = _edge_classes()
+
+
+def airflow_error(error: core.CoreError) -> GradientError:
+    """The Airflow-facing form of a core error: same message, same attributes, same name."""
+    if isinstance(error, GradientError):
+        return error
+    edge = next(
+        (_EDGE_CLASSES[kind] for kind in type(error).__mro__ if kind in _EDGE_CLASSES),
+        GradientError,
+    )
+    mapped = edge.__new__(edge, *error.args)
+    mapped.args = error.args
+    mapped.__dict__.update(error.__dict__)
+    return mapped
+
+
+@contextmanager
+def airflow_errors() -> Iterator[None]:
+    """Raise every core error escaping the block as its Airflow-facing class.
+
+    The traceback and cause are kept, so the log shows where the core decided.
+    """
+    try:
+        yield
+    except core.CoreError as error:
+        if isinstance(error, GradientError):
+            raise
+        mapped = airflow_error(error)
+        raise mapped.with_traceback(error.__traceback__) from error.__cause__

@@ -44,7 +44,7 @@ Gradient learns from those runs. The answer can also come from the REST API:
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import pendulum
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
@@ -98,21 +98,23 @@ with DAG(
     @task
     def describe_changes(result: dict[str, Any]) -> str:
         """The preview's XCom as Markdown for the approval form."""
-        from airflow_gradient.cluster import format_diff
-        from airflow_gradient.recommendation import format_metrics
+        from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.recommendation import format_metrics
+        from airflow_gradient.core.results import ApplyResult
 
-        if not result.get("recommendation_id"):
+        record = cast(ApplyResult, result)
+        if not record["recommendation_id"]:
             return "Gradient has no SUCCESS recommendation for this job: nothing to apply."
-        changes = result.get("changes") or []
+        changes = record["changes"]
         verdict = (
-            f"{len(changes)} change(s) to cluster `{result['cluster_path']}`:"
+            f"{len(changes)} change(s) to cluster `{record['cluster_path']}`:"
             if changes
-            else f"Cluster `{result['cluster_path']}` already holds it: nothing to change."
+            else f"Cluster `{record['cluster_path']}` already holds it: nothing to change."
         )
         return (
-            f"Gradient recommendation `{result['recommendation_id']}` "
-            f"(phase {result.get('phase') or 'unknown'}) for Databricks job "
-            f"`{result['job_id']}`: {format_metrics(result.get('metrics'))}.\n\n"
+            f"Gradient recommendation `{record['recommendation_id']}` "
+            f"(phase {record['phase'] or 'unknown'}) for Databricks job "
+            f"`{record['job_id']}`: {format_metrics(record['metrics'])}.\n\n"
             f"{verdict}\n\n```\n{format_diff(changes)}\n```\n\n"
             "**Approve** writes it into the job (`jobs/update`) and runs the job on it. "
             "**Reject** leaves the job as it is."

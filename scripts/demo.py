@@ -57,7 +57,7 @@ def show_tail(log: Path, lines: int = 60) -> None:
 
 def cluster_table(before: dict[str, Any], after: dict[str, Any]) -> str:
     """The readable diff between two cluster specs (same table the operator logs)."""
-    from airflow_gradient.cluster import diff_cluster, format_diff
+    from airflow_gradient.core.cluster.diff import diff_cluster, format_diff
 
     return format_diff(diff_cluster(before, after))
 

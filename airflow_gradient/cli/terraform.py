@@ -20,7 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from airflow_gradient import terraform
+from airflow_gradient.core import terraform
+from airflow_gradient.core.cluster.diff import ABSENT
+from airflow_gradient.core.json_values import show
 
 DOCS = "docs/terraform.md"
 
@@ -134,7 +136,8 @@ def ignore_changes(args: argparse.Namespace) -> int:
 
 
 def _shown(value: Any) -> str:
-    return "(absent)" if value is None else json.dumps(value, sort_keys=True)
+    """A value in the line of a reverted path, as the diff tables show values."""
+    return ABSENT if value is None else show(value)
 
 
 def check(args: argparse.Namespace) -> int:

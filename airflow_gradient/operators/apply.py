@@ -3,19 +3,19 @@ Databricks job's cluster, so that the ``DatabricksRunNowOperator`` after it runs
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
 from airflow_gradient.exceptions import (
-    AutoApplyConflictError,
     DatabricksJobError,
-    NoRecommendationError,
-    ReadBackMismatchError,
-    RecommendationRevertedError,
+    GradientError,
     UnsupportedPathError,
+    airflow_errors,
 )
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
@@ -23,14 +23,49 @@ from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradi
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.cluster import ClusterLocation
-    from airflow_gradient.guardrails import GuardRails
-    from airflow_gradient.recommendation import Recommendation
+    from airflow_gradient.core.apply_options import ApplyOptions
+    from airflow_gradient.core.apply_plan import ApplyPlan, ReadBackOutcome, Target
+    from airflow_gradient.core.guardrails import GuardRails
+    from airflow_gradient.core.results import ApplyResult
+
+__all__ = [
+    "IF_NO_RECOMMENDATION",
+    "ON_REVERT",
+    "TERRAFORM_GUIDE",
+    "GradientApplyRecommendationOperator",
+]
 
 RUN_NOW = "DatabricksRunNowOperator"
-IF_NO_RECOMMENDATION = ("skip", "fail")
-ON_REVERT = ("warn", "fail", "reapply")
-TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
+
+
+@dataclass(frozen=True)
+class _Pages:
+    """How many pages the reads of :meth:`GradientApplyRecommendationOperator.time_bound` take."""
+
+    job: int
+    recommendation: int
+    lookup: bool  # the job is named by job_name: one more call per page of jobs/list
+
+
+#: (bound of one Gradient call, bound of one Databricks call, pages) -> most seconds of a step.
+_Cost = Callable[[float, float, _Pages], float]
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+_NETWORK_STEPS: dict[str, _Cost] = {}
+"""Every step of ``execute`` that touches the network, with its bound, in the order it runs.
+
+Filled by :func:`_network_step` where each step is defined, so :meth:`time_bound` follows the
+steps ``execute`` really calls instead of a copy of their sequence."""
+
+
+def _network_step(cost: _Cost) -> Callable[[_Method], _Method]:
+    """Declare a method as a network step of ``execute`` and what it costs at most."""
+
+    def register(method: _Method) -> _Method:
+        _NETWORK_STEPS[method.__name__] = cost
+        return method
+
+    return register
 
 
 class GradientApplyRecommendationOperator(
@@ -56,7 +91,7 @@ class GradientApplyRecommendationOperator(
     :param gradient_conn_id: connection of type ``gradient``.
     :param databricks_conn_id: connection of type ``databricks``.
     :param dry_run: compute and log the diff, write nothing.
-    :param guard_rails: a :class:`~airflow_gradient.guardrails.GuardRails` or a dict of its
+    :param guard_rails: a :class:`~airflow_gradient.core.guardrails.GuardRails` or a dict of its
         fields; a recommendation that breaks one is refused, listing every violation.
     :param if_no_recommendation: ``"skip"`` (leave the job as it is and succeed, so the run
         goes ahead on the current cluster) or ``"fail"``.
@@ -136,109 +171,47 @@ class GradientApplyRecommendationOperator(
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_gradient.cluster import (
-            diff_cluster,
-            format_diff,
-            locate_cluster,
-            merge_recommendation,
-            validate_cluster_spec,
+    @airflow_errors()
+    def execute(self, context: Context) -> ApplyResult:
+        from airflow_gradient.core.apply_plan import (
+            check_project,
+            no_recommendation_result,
+            plan_apply,
+            prepare,
         )
-        from airflow_gradient.guardrails import GuardRails, check_guard_rails
-        from airflow_gradient.recommendation import format_metrics, parse_recommendation
 
         self._refuse_unsupported_downstream()
-        rails = GuardRails.from_value(self.guard_rails)
+        options = self._options()
         job_id, job_name = self._job_reference(context)
 
         project, latest, job = self._read_everything(job_id, job_name)
         job_id = int(job["job_id"])
-        self._refuse_auto_apply(project)
-        self._refuse_other_job(project, job_id)
+        for warning in check_project(project, job_id, options):
+            self.log.warning("%s", warning)
         self._persist_links(context, job_id)
-
         if latest is None:
-            return self._no_recommendation(job_id)
-        rec = parse_recommendation(latest, project_id=self.project_id)
-        if not rec.is_applicable:
-            raise NoRecommendationError(
-                f"Recommendation {rec.id} of project {self.project_id} is {rec.state}"
-                + (f" ({rec.error})" if rec.error else "")
-                + f"; only a SUCCESS recommendation can be applied. Databricks job {job_id} "
-                "is left as it is. Wait for it with GradientRecommendationSensor, or request "
-                "a new one."
-            )
-        settings = job["settings"]
-        location = locate_cluster(
-            settings,
-            job_id=job_id,
-            project_id=self.project_id,
-            cluster_path=project.get("cluster_path") or None,
-            cluster_key=self.cluster_key or None,
-        )
-        where = f"project {self.project_id}, Databricks job {job_id}, cluster {location.path}"
-        merged = merge_recommendation(location.spec, rec.configuration, recommendation_id=rec.id)
-        validate_cluster_spec(merged, where=where)
-        check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
-        changes = diff_cluster(location.spec, merged)
-        reverted = self._reverted_since_last_apply(location.spec, rec, where)
+            result, message = no_recommendation_result(job_id, options)
+            self.log.info("%s", message)
+            return result
 
-        self.log.info(
-            "Recommendation %s (phase %s) for %s chosen because %s; predicted: %s",
-            rec.id,
-            rec.phase or "unknown",
-            where,
-            location.reason,
-            format_metrics(rec.metrics),
-        )
-        self.log.info("Changes to %s:\n%s", location.path, format_diff(changes))
-
-        result: dict[str, Any] = {
-            "applied": False,
-            "dry_run": self.dry_run_only,
-            "job_id": job_id,
-            "cluster_key": location.key,
-            "cluster_path": location.path,
-            "recommendation_id": rec.id,
-            "phase": rec.phase,
-            "changes": changes,
-            "previous_cluster": location.spec,
-            "new_cluster": merged,
-            "metrics": rec.metrics,
-            "reverted_since_last_apply": reverted,
-            "write_confirmed_by": None,
-            "update_error": None,
-        }
-        if self.dry_run_only:
-            self.log.info("Dry run: job %s left unchanged.", job_id)
-        elif not changes:
-            self.log.info(
-                "Job %s already runs recommendation %s: nothing to write.", job_id, rec.id
-            )
-        elif reverted and self.on_revert == "warn":
-            self.log.warning(
-                "on_revert='warn': job %s left as it is. Fix what reverts it, or pass "
-                "on_revert='reapply' to write recommendation %s again.",
-                job_id,
-                rec.id,
-            )
-            result["new_cluster"] = location.spec
-        else:
-            result.update(
-                self._write(job_id, settings, location, merged, rec_id=rec.id, where=where)
-            )
-        return result
+        target = prepare(project, latest, job, options)
+        tagged = self._read_tagged_configuration(target)
+        plan = plan_apply(target, job["settings"], options, tagged_configuration=tagged)
+        self._log_plan(plan)
+        if plan.action != "write":
+            return plan.result()
+        return plan.written(self._write(plan))
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
 
-        The three reads run concurrently (project and recommendations on Gradient, the job on
-        Databricks); then at most one Gradient read (the recommendation a reverted cluster is
-        tagged with), ``jobs/update`` and the read-back. Each Gradient call is bounded by
-        ``GradientHook.call_time_bound`` and each Databricks call by
-        ``GradientDatabricksHook.call_time_bound``. ``None`` when custom ``retry_args`` make the
-        Databricks calls unbounded. With ``job_name``, add one Databricks call per page of
-        ``jobs/list``.
+        The sum of the bounds of the network steps ``execute`` runs (each declared with
+        :func:`_network_step`): the three concurrent reads (project and recommendations on
+        Gradient, the job on Databricks), the recommendation a reverted cluster is tagged with,
+        ``jobs/update`` and the read-back. Each Gradient call is bounded by
+        ``GradientHook.call_time_bound`` and each Databricks call by the Databricks hook's
+        ``call_time_bound``. ``None`` when custom ``retry_args`` make the Databricks calls
+        unbounded. With ``job_name``, add one Databricks call per page of ``jobs/list``.
 
         :param job_pages: pages of ``jobs/get`` (100 tasks or job clusters a page).
         :param recommendation_pages: pages of recommendations read before a SUCCESS one.
@@ -247,11 +220,24 @@ class GradientApplyRecommendationOperator(
         databricks = self.databricks_hook.call_time_bound()
         if databricks is None:
             return None
-        lookup = databricks if self.job_name else 0.0
-        reads = max(recommendation_pages * gradient, lookup + job_pages * databricks)
-        return reads + gradient + databricks + job_pages * databricks
+        pages = _Pages(job_pages, recommendation_pages, bool(self.job_name))
+        return sum(cost(gradient, databricks, pages) for cost in _NETWORK_STEPS.values())
 
     # --- steps ----------------------------------------------------------------------------
+
+    def _options(self) -> ApplyOptions:
+        from airflow_gradient.core.apply_options import ApplyOptions
+        from airflow_gradient.core.guardrails import GuardRails
+
+        return ApplyOptions(
+            project_id=self.project_id,
+            cluster_key=self.cluster_key or None,
+            dry_run=self.dry_run_only,
+            rails=GuardRails.from_value(self.guard_rails),
+            if_no_recommendation=self.if_no_recommendation,
+            allow_auto_apply_conflict=self.allow_auto_apply_conflict,
+            on_revert=self.on_revert,
+        )
 
     def _refuse_unsupported_downstream(self) -> None:
         from airflow_gradient.policies import downstream_findings
@@ -287,6 +273,12 @@ class GradientApplyRecommendationOperator(
         self.log.info("Job taken from downstream task %s.", task.task_id)
         return job_id, job_name
 
+    @_network_step(
+        lambda gradient, databricks, pages: max(
+            pages.recommendation * gradient,
+            (databricks if pages.lookup else 0.0) + pages.job * databricks,
+        )
+    )
     def _read_everything(
         self, job_id: int | str | None, job_name: str | None
     ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
@@ -308,220 +300,104 @@ class GradientApplyRecommendationOperator(
             job = pool.submit(read_job)
             return project.result(), latest.result(), job.result()
 
-    def _refuse_auto_apply(self, project: Mapping[str, Any]) -> None:
-        if not project.get("auto_apply_recs"):
-            return
-        if self.allow_auto_apply_conflict:
-            self.log.warning(
-                "Project %s has auto_apply_recs on: Gradient applies recommendations itself too. "
-                "Going ahead because allow_auto_apply_conflict=True.",
-                self.project_id,
-            )
-            return
-        raise AutoApplyConflictError(
-            f"Project {self.project_id} has auto_apply_recs on: Gradient applies each "
-            "recommendation itself after a run, and this task would race it. Turn auto-apply off "
-            'in Gradient (PUT /v1/projects/{id} {"auto_apply_recs": false}) to let Airflow '
-            "apply, or pass allow_auto_apply_conflict=True."
-        )
+    @_network_step(lambda gradient, databricks, pages: gradient)
+    def _read_tagged_configuration(self, target: Target) -> dict[str, Any] | None:
+        """The configuration of the recommendation the cluster is tagged with, when it is not
+        the one being applied (to judge a revert); ``None`` when there is none or it is
+        unreadable (then no revert is judged)."""
+        from airflow_gradient.core.errors import CoreError
+        from airflow_gradient.core.recommendation import parse_recommendation
 
-    def _refuse_other_job(self, project: Mapping[str, Any], job_id: int) -> None:
-        """The project's recommendations were learned from its own job: refuse another one."""
-        tuned = project.get("job_id")
-        if tuned in (None, "") or str(tuned).strip() == str(job_id):
-            return
-        raise DatabricksJobError(
-            f"Gradient project {self.project_id} tunes Databricks job {tuned}, not job {job_id}: "
-            "its recommendations were learned from the runs of that job. Pass "
-            f"job_id={tuned}, or the project_id of job {job_id}. The job was not changed."
-        )
-
-    def _no_recommendation(self, job_id: int) -> dict[str, Any]:
-        message = (
-            f"Project {self.project_id} has no SUCCESS recommendation yet; Databricks job "
-            f"{job_id} is left as it is."
-        )
-        if self.if_no_recommendation == "fail":
-            raise NoRecommendationError(
-                f"{message} Wait for one with GradientRecommendationSensor, or pass "
-                "if_no_recommendation='skip'."
-            )
-        self.log.info("%s The run goes ahead on the current cluster.", message)
-        return {
-            "applied": False,
-            "dry_run": self.dry_run_only,
-            "job_id": job_id,
-            "cluster_key": None,
-            "cluster_path": None,
-            "recommendation_id": None,
-            "phase": None,
-            "changes": [],
-            "previous_cluster": None,
-            "new_cluster": None,
-            "metrics": {},
-            "reverted_since_last_apply": False,
-            "write_confirmed_by": None,
-            "update_error": None,
-        }
-
-    def _reverted_since_last_apply(
-        self, spec: Mapping[str, Any], latest: Recommendation, where: str
-    ) -> bool:
-        """Whether the cluster lost the values of the recommendation its tag says is in force."""
-        from airflow_gradient.cluster import applied_recommendation_id, format_diff, reverted_fields
-        from airflow_gradient.exceptions import GradientError
-        from airflow_gradient.recommendation import parse_recommendation
-
-        tagged = applied_recommendation_id(spec)
+        tagged = target.tagged_to_fetch
         if tagged is None:
-            return False
-        if tagged == latest.id:
-            configuration = latest.configuration
-        else:
-            try:
-                raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
-                configuration = parse_recommendation(raw, project_id=self.project_id).configuration
-            except GradientError as err:
-                self.log.info(
-                    "Cannot check recommendation %s in force on %s: %s", tagged, where, err
-                )
-                return False
-        lost = reverted_fields(spec, configuration, tagged)
-        if not lost:
-            return False
-        message = (
-            f"{where} is tagged with recommendation {tagged} but no longer holds its values: "
-            "something reverted it (Terraform apply, Databricks Asset Bundles deploy, a job reset "
-            "by DatabricksWorkflowTaskGroup/DatabricksCreateJobsOperator, or a manual edit). "
-            f"See {TERRAFORM_GUIDE} (`airflow-gradient terraform ignore-changes`). "
-            f"Reverted (now → recommended):\n{format_diff(lost)}"
-        )
-        if self.on_revert == "fail":
-            raise RecommendationRevertedError(f"{message}\nNothing was written (on_revert='fail').")
-        self.log.warning("%s", message)
-        return True
-
-    def _write(
-        self,
-        job_id: int,
-        settings: Mapping[str, Any],
-        location: ClusterLocation,
-        merged: Mapping[str, Any],
-        *,
-        rec_id: str,
-        where: str,
-    ) -> dict[str, Any]:
-        """``jobs/update``, then the read-back, which decides what happened (also on failure)."""
-        from airflow_gradient.cluster import update_settings_for
-
-        new_settings = update_settings_for(settings, location, merged)
-        update_error: DatabricksJobError | None = None
+            return None
         try:
-            self.databricks_hook.update_job(job_id, new_settings)
+            raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
+            return parse_recommendation(raw, project_id=self.project_id).configuration
+        except (GradientError, CoreError) as err:  # unreadable: judge no revert
+            self.log.info(
+                "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
+            )
+            return None
+
+    def _log_plan(self, plan: ApplyPlan) -> None:
+        from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.recommendation import format_metrics
+
+        target, rec = plan.target, plan.target.recommendation
+        if plan.revert_warning is not None:
+            self.log.warning("%s", plan.revert_warning)
+        self.log.info(
+            "Recommendation %s (phase %s) for %s chosen because %s; predicted: %s",
+            rec.id,
+            rec.phase or "unknown",
+            target.where,
+            target.location.reason,
+            format_metrics(rec.metrics),
+        )
+        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(target.changes))
+        if plan.action == "keep_reverted":
+            self.log.warning("%s", plan.reason)
+        else:
+            self.log.info("%s", plan.reason)
+
+    def _write(self, plan: ApplyPlan) -> ReadBackOutcome:
+        """``jobs/update``, then the read-back, which decides what happened (also on failure)."""
+        target = plan.target
+        assert plan.new_settings is not None  # a "write" plan carries them
+        update_error = self._update(target.job_id, plan.new_settings, target.where)
+        found = self._read_back(target, update_error)
+        return self._judged(target, found, update_error)
+
+    @_network_step(lambda gradient, databricks, pages: databricks)
+    def _update(
+        self, job_id: int, new_settings: Mapping[str, Any], where: str
+    ) -> DatabricksJobError | None:
+        """Send ``jobs/update``; a failure is returned, not raised: the read-back decides."""
+        try:
+            self.databricks_hook.update_job(job_id, dict(new_settings))
         except DatabricksJobError as err:
-            update_error = err
             self.log.warning(
                 "jobs/update of %s failed: %s. Reading the job back: it decides whether the "
                 "change landed.",
                 where,
                 err,
             )
-        return {
-            "applied": True,
-            **self._check_read_back(
-                job_id, location, merged, rec_id=rec_id, where=where, update_error=update_error
-            ),
-        }
+            return err
+        return None
 
-    def _check_read_back(
-        self,
-        job_id: int,
-        location: ClusterLocation,
-        expected: Mapping[str, Any],
-        *,
-        rec_id: str,
-        where: str,
-        update_error: DatabricksJobError | None = None,
-    ) -> dict[str, Any]:
-        """Read the job again; the written spec must be there, or another apply replaced it.
-
-        With ``update_error`` (the update call failed: reply lost, retries spent, ...) the
-        read-back decides: the spec is there (applied, reply lost), or the cluster is as it was
-        (not applied: raise), or something else wrote it (raise).
-        """
-        from airflow_gradient.cluster import (
-            applied_recommendation_id,
-            cluster_spec_at,
-            format_diff,
-            read_back_differences,
-        )
+    @_network_step(lambda gradient, databricks, pages: pages.job * databricks)
+    def _read_back(self, target: Target, update_error: DatabricksJobError | None) -> dict[str, Any]:
+        """The job's cluster at the written path, read again (``{}`` when it is gone)."""
+        from airflow_gradient.core.apply_plan import read_back_failed_error
+        from airflow_gradient.core.cluster.update import cluster_spec_at
 
         try:
-            job = self.databricks_hook.get_job(job_id)
+            job = self.databricks_hook.get_job(target.job_id)
         except DatabricksJobError as err:
-            raise self._read_back_failed(err, rec_id, where, update_error) from err
-        found = cluster_spec_at(job["settings"], location.path) or {}
-        differences = read_back_differences(expected, found)
-        if not differences and update_error is None:
-            self.log.info("Applied recommendation %s to %s (read back).", rec_id, where)
-            return {"write_confirmed_by": "reply and read-back", "update_error": None}
-        if not differences:
-            self.log.warning(
-                "Applied recommendation %s to %s: the jobs/update call failed (%s), but the "
-                "read-back shows the job holds it, so the update landed and only its reply was "
-                "lost.",
-                rec_id,
-                where,
-                update_error,
-            )
-            return {"write_confirmed_by": "read-back", "update_error": str(update_error)}
-        if update_error is not None and not read_back_differences(location.spec, found):
-            raise DatabricksJobError(
-                f"Recommendation {rec_id} was NOT applied: jobs/update of {where} failed "
-                f"({update_error}), and the read-back shows the cluster unchanged: the job is "
-                "as it was. Run the task again to retry. (Should an attempt that timed out still "
-                "reach Databricks, it writes exactly the recommended spec, never a part of it.)"
-            ) from update_error
-        other = applied_recommendation_id(found)
-        if other is not None and other != rec_id and update_error is None:
-            self.log.warning(
-                "Wrote recommendation %s to %s, but another writer has since replaced the whole "
-                "cluster with recommendation %s; the job holds that one, unmixed.",
-                rec_id,
-                where,
-                other,
-            )
-            return {
-                "superseded_by": other,
-                "new_cluster": found,
-                "write_confirmed_by": "reply",
-                "update_error": None,
-            }
-        failed = f" (the jobs/update call itself failed: {update_error})" if update_error else ""
-        raise ReadBackMismatchError(
-            f"After jobs/update{failed}, {where} does not hold the spec that was written "
-            "(another writer, or Databricks changed it). Check the job before the next run. "
-            f"Written → found:\n{format_diff(differences)}"
-        )
+            raise read_back_failed_error(
+                err, target.recommendation.id, target.where, update_error
+            ) from err
+        return cluster_spec_at(job["settings"], target.location.path) or {}
 
-    @staticmethod
-    def _read_back_failed(
-        err: DatabricksJobError, rec_id: str, where: str, update_error: DatabricksJobError | None
-    ) -> DatabricksJobError:
-        """The error for a read-back that failed: what is known about the job, and what to do."""
-        if update_error is None:
-            return DatabricksJobError(
-                f"Databricks acknowledged the jobs/update of {where}, but reading the job back "
-                f"failed ({err}), so the write is unverified. The job most likely holds "
-                f"recommendation {rec_id}; check it before the next run (running this task "
-                "again verifies it and writes nothing if it is there)."
-            )
-        return DatabricksJobError(
-            f"Unknown whether recommendation {rec_id} was applied: jobs/update of {where} failed "
-            f"({update_error}) and reading the job back failed too ({err}). Databricks applies "
-            "an update whole or not at all, so the cluster holds either its previous spec or "
-            "the recommended one; check the job before the next run, or run this task again."
+    def _judged(
+        self, target: Target, found: Mapping[str, Any], update_error: DatabricksJobError | None
+    ) -> ReadBackOutcome:
+        from airflow_gradient.core.apply_plan import read_back_outcome
+
+        outcome = read_back_outcome(
+            target.merged,
+            found,
+            target.location.spec,
+            update_error,
+            recommendation_id=target.recommendation.id,
+            where=target.where,
         )
+        if outcome.warning:
+            self.log.warning("%s", outcome.message)
+        else:
+            self.log.info("%s", outcome.message)
+        return outcome
 
     def _persist_links(self, context: Context, job_id: int) -> None:
         GradientProjectLink.persist(

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_gradient.exceptions import airflow_errors
 from airflow_gradient.hook_properties import GradientHookProperty
 from airflow_gradient.links import GradientProjectLink, gradient_project_url
 
@@ -66,6 +67,7 @@ class GradientRequestRecommendationOperator(GradientHookProperty, BaseOperator):
         self.gradient_conn_id = gradient_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
 
+    @airflow_errors()
     def execute(self, context: Context) -> str:
         GradientProjectLink.persist(
             context, gradient_project_url(self.gradient_hook.credentials.base_url, self.project_id)
@@ -88,7 +90,7 @@ class GradientRequestRecommendationOperator(GradientHookProperty, BaseOperator):
         if not window:
             self.log.info("Reuse of pending recommendations is off: requesting a new one.")
             return None
-        from airflow_gradient.waiting import PER_PAGE, find_reusable_pending
+        from airflow_gradient.core.waiting import PER_PAGE, find_reusable_pending
 
         items = self.gradient_hook.list_recommendations(self.project_id, per_page=PER_PAGE)
         now = datetime.now(UTC)

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_gradient.exceptions import ReadBackMismatchError
+from airflow_gradient.exceptions import airflow_errors
 from airflow_gradient.hook_properties import DatabricksHookProperty
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.rollback import RollbackPlan, RollbackRequest
+    from airflow_gradient.core.rollback import RollbackPlan, RollbackRequest
 
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 
@@ -111,9 +111,10 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         self.databricks_conn_id = databricks_conn_id
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
+    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_gradient.cluster import format_diff
-        from airflow_gradient.rollback import rollback_plan
+        from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.rollback import rollback_plan
 
         request = self._request(context)
         job_id = request.job_id
@@ -148,7 +149,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
 
     def _request(self, context: Context) -> RollbackRequest:
         """What to roll back: the explicit spec, the given apply result, or the apply's XCom."""
-        from airflow_gradient.rollback import explicit_request, request_from_apply_result
+        from airflow_gradient.core.rollback import explicit_request, request_from_apply_result
 
         if self.cluster_spec is not None:
             return explicit_request(self.job_id, self.cluster_key, self.cluster_spec)
@@ -158,16 +159,11 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         return request_from_apply_result(value, source=f"apply task {self.apply_task_id!r}")
 
     def _check_read_back(self, job_id: int, path: str, restored: Mapping[str, Any]) -> None:
-        from airflow_gradient.cluster import cluster_spec_at, format_diff, read_back_differences
+        from airflow_gradient.core.cluster.update import cluster_spec_at
+        from airflow_gradient.core.rollback import check_read_back
 
         found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
-        differences = read_back_differences(restored, found or {})
-        if differences:
-            raise ReadBackMismatchError(
-                f"After jobs/update, Databricks job {job_id} cluster {path} does not hold the "
-                "restored spec (another writer, or Databricks changed it). Check the job before "
-                f"the next run. Written → found:\n{format_diff(differences)}"
-            )
+        check_read_back(job_id, path, restored, found)
 
     @staticmethod
     def _result(plan: RollbackPlan, *, rolled_back: bool = False) -> dict[str, Any]:

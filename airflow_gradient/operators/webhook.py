@@ -13,10 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_gradient.exceptions import DatabricksJobError, NotificationDestinationError
+from airflow_gradient.core.webhooks import DEFAULT_DESTINATION_NAME
+from airflow_gradient.exceptions import (
+    DatabricksJobError,
+    NotificationDestinationError,
+    airflow_errors,
+)
 from airflow_gradient.hook_properties import GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink
-from airflow_gradient.webhooks import DEFAULT_DESTINATION_NAME
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -144,8 +148,9 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
             self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
         )
 
+    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow_gradient.webhooks import event_destination_ids, wire_on_start
+        from airflow_gradient.core.webhooks import event_destination_ids, wire_on_start
 
         problem = _source_problem(
             self.webhook_conn_id, self.gradient_workspace_id, self.destination
@@ -201,8 +206,12 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         self, notifications: Mapping[str, Any], job_id: int
     ) -> tuple[dict[str, Any], bool]:
         """The destination named ``destination``, created from the connection if missing."""
+        from airflow_gradient.core.webhooks import (
+            check_room_on_start,
+            describe_url,
+            find_destination,
+        )
         from airflow_gradient.exceptions import DestinationExistsError
-        from airflow_gradient.webhooks import check_room_on_start, describe_url, find_destination
 
         hook = self.databricks_hook
         name = str(self.destination or DEFAULT_DESTINATION_NAME)
@@ -258,7 +267,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
 
-        from airflow_gradient.webhooks import webhook_url
+        from airflow_gradient.core.webhooks import webhook_url
 
         conn_id = str(self.webhook_conn_id)
         try:

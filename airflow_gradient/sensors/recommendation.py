@@ -15,13 +15,14 @@ from airflow_gradient.exceptions import (
     AwaitedRecommendationFailedError,
     GradientError,
     RecommendationFailedError,
+    airflow_errors,
 )
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_gradient.waiting import Reference
+    from airflow_gradient.core.waiting import Reference
 
 DEFAULT_POKE_INTERVAL = 60.0
 """Seconds between pokes unless told otherwise."""
@@ -112,6 +113,7 @@ class GradientRecommendationSensor(
 
     # --- the three modes ------------------------------------------------------------------
 
+    @airflow_errors()
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -140,8 +142,9 @@ class GradientRecommendationSensor(
             timeout=timedelta(seconds=float(self.timeout) + max(float(self.poke_interval), 60)),
         )
 
+    @airflow_errors()
     def poke(self, context: Context) -> PokeReturnValue:
-        from airflow_gradient.waiting import PER_PAGE, decide
+        from airflow_gradient.core.waiting import PER_PAGE, decide
 
         reference = self.reference
         items = self.gradient_hook.list_recommendations(self.project_id, per_page=PER_PAGE)
@@ -156,6 +159,7 @@ class GradientRecommendationSensor(
         self.log.info("Not yet: %s", outcome.message)
         return PokeReturnValue(is_done=False)
 
+    @airflow_errors()
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> str:
         """Resume after the trigger: the recommendation id, or a clear error."""
         event = dict(event or {})
@@ -187,7 +191,7 @@ class GradientRecommendationSensor(
     @cached_property
     def reference(self) -> Reference:
         """What a recommendation must be newer than; resolved once per task process."""
-        from airflow_gradient.waiting import Reference, parse_reference
+        from airflow_gradient.core.waiting import Reference, parse_reference
 
         if self.newer_than not in (None, ""):
             try:
@@ -231,8 +235,9 @@ class GradientRecommendationSensor(
         )
 
     def _reference_in_force(self) -> Reference:
-        from airflow_gradient.cluster import applied_recommendation_id, locate_cluster
-        from airflow_gradient.waiting import Reference
+        from airflow_gradient.core.cluster.locate import locate_cluster
+        from airflow_gradient.core.cluster.merge import applied_recommendation_id
+        from airflow_gradient.core.waiting import Reference
 
         job_id = self.databricks_hook.resolve_job_id(job_id=self.job_id, job_name=None)
         project = self.gradient_hook.get_project(self.project_id)
@@ -257,7 +262,7 @@ class GradientRecommendationSensor(
     def _failure(self, message: str) -> GradientError:
         """FAILURE of a recommendation named by ``newer_than`` is final (no retries); FAILURE
         of one newer than the recommendation in force or a time is an ordinary error."""
-        from airflow_gradient.waiting import parse_reference
+        from airflow_gradient.core.waiting import parse_reference
 
         try:
             awaited = parse_reference(self.newer_than).recommendation_id is not None

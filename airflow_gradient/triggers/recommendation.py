@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_gradient.waiting import PER_PAGE, Outcome, Reference, decide
+from airflow_gradient.core.waiting import PER_PAGE, Outcome, Reference, decide
 
 if TYPE_CHECKING:
     from airflow_gradient.hooks.gradient import GradientHook
@@ -32,7 +32,7 @@ class GradientRecommendationTrigger(BaseTrigger):
     ``recommendation_id`` and Gradient's ``error`` text).
 
     :param project_id: Gradient project id.
-    :param reference: :meth:`Reference.to_dict() <airflow_gradient.waiting.Reference.to_dict>`
+    :param reference: :meth:`Reference.to_dict() <airflow_gradient.core.waiting.Reference.to_dict>`
         of what the recommendation must be newer than (``None``: any recommendation counts).
         A reference id is taken to exist (the sensor checks it before deferring).
     :param gradient_conn_id: connection of type ``gradient``.

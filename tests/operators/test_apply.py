@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.cluster import merge_recommendation
+from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.exceptions import (
     AmbiguousClusterError,
     AutoApplyConflictError,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.cluster import merge_recommendation
+from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.exceptions import RecommendationRevertedError
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings

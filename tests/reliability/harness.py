@@ -103,7 +103,9 @@ def expected_merged_settings(
     Computed on a throw-away twin job, so the sandbox's own update semantics (merge by key,
     validation) decide, independently of what the operator does at run time.
     """
-    from airflow_gradient.cluster import locate_cluster, merge_recommendation, update_settings_for
+    from airflow_gradient.core.cluster.locate import locate_cluster
+    from airflow_gradient.core.cluster.merge import merge_recommendation
+    from airflow_gradient.core.cluster.update import update_settings_for
 
     project = sb.gradient.get_project(project_id)
     served = sb.gradient.get_recommendation(project_id, rec_id)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from airflow_gradient.core.waiting import Reference
 from airflow_gradient.hooks.gradient import GradientHook
 from airflow_gradient.sandbox import Sandbox
 from airflow_gradient.triggers.recommendation import GradientRecommendationTrigger
-from airflow_gradient.waiting import Reference
 
 from .conftest import FAST_HOOK, RECS, TOKEN, gradient_calls
 

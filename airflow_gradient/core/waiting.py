@@ -11,12 +11,14 @@ order two recommendations of the same second), by ``created_at`` when it is a ti
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+
+from airflow_gradient.core.json_values import show
+from airflow_gradient.core.recommendation import STATES, state_name
 
 __all__ = [
     "PER_PAGE",
@@ -33,7 +35,6 @@ PER_PAGE = 20
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _DONE, _FAILED = "SUCCESS", "FAILURE"
-_KNOWN_STATES = ("PENDING", _DONE, _FAILED)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -160,7 +161,7 @@ def parse_reference(value: Any, *, source: str = "newer_than") -> Reference:
         )
         raise ValueError(
             f"{source} must be a recommendation id or an ISO-8601 timestamp, not "
-            f"{type(value).__name__} {_show(value)}{hint}."
+            f"{type(value).__name__} {show(value, 200)}{hint}."
         )
     text = value.strip()
     if not text or text.lower() == "none":
@@ -203,14 +204,6 @@ class _Item:
     error: str | None
 
 
-def _show(value: Any, limit: int = 200) -> str:
-    try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _read_items(items: Sequence[Any], project_id: str) -> list[_Item] | Outcome:
     read: list[_Item] = []
     for position, raw in enumerate(items):
@@ -219,7 +212,7 @@ def _read_items(items: Sequence[Any], project_id: str) -> list[_Item] | Outcome:
             return Outcome(
                 "error",
                 f"Gradient listed an unreadable recommendation for project {project_id} "
-                f"(entry {position}: {_show(raw)}). Check the connection's host, or report it "
+                f"(entry {position}: {show(raw, 200)}). Check the connection's host, or report it "
                 "to Sync Computing.",
             )
         state = raw.get("state")
@@ -227,9 +220,9 @@ def _read_items(items: Sequence[Any], project_id: str) -> list[_Item] | Outcome:
         read.append(
             _Item(
                 id=rec_id,
-                state=state.upper() if isinstance(state, str) else str(state),
+                state=state_name(state) or str(state),
                 created_at=raw.get("created_at"),
-                error=error if error is None or isinstance(error, str) else _show(error, 500),
+                error=error if error is None or isinstance(error, str) else show(error, 500),
             )
         )
     return read
@@ -261,7 +254,7 @@ def _counting(
                 return Outcome(
                     "error",
                     f"Recommendation {item.id} of Gradient project {project_id} has no readable "
-                    f"created_at ({_show(item.created_at)}), so it cannot be compared with "
+                    f"created_at ({show(item.created_at, 200)}), so it cannot be compared with "
                     f"{reference.after.isoformat()}. Use a recommendation id as the reference.",
                 )
             if created > reference.after:
@@ -308,7 +301,7 @@ def decide(
     unfinished = [item for item in counting if item.state != _FAILED]
     if unfinished:
         item = unfinished[0]
-        state = item.state if item.state in _KNOWN_STATES else f"{item.state} (unknown state)"
+        state = item.state if item.state in STATES else f"{item.state} (unknown state)"
         return Outcome(
             "waiting",
             f"Recommendation {item.id} of Gradient project {project_id} is {state}.",
@@ -344,8 +337,7 @@ def find_reusable_pending(
     for raw in items:
         if not isinstance(raw, Mapping):
             continue
-        state = raw.get("state")
-        if not isinstance(state, str) or state.upper() != "PENDING":
+        if state_name(raw.get("state")) != "PENDING":
             continue
         rec_id = raw.get("id")
         created = parse_timestamp(raw.get("created_at"))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.waiting import (
+from airflow_gradient.core.waiting import (
     Reference,
     decide,
     find_reusable_pending,

@@ -1,4 +1,4 @@
-"""The pure decisions of ``airflow_gradient.webhooks`` (no server, no Airflow context)."""
+"""The pure decisions of ``airflow_gradient.core.webhooks`` (no server, no Airflow context)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.exceptions import DatabricksJobError, GradientError
-from airflow_gradient.webhooks import (
+from airflow_gradient.core.errors import CoreError, DatabricksJobError
+from airflow_gradient.core.webhooks import (
     MAX_DESTINATIONS_PER_EVENT,
     NotificationDestinationError,
     WebhookLimitError,
@@ -65,7 +65,7 @@ def test_full_on_start_raises_naming_the_job_and_the_ids() -> None:
     assert "x, y, z" in message
     assert "destination g" in message
     assert isinstance(err.value, DatabricksJobError)
-    assert isinstance(err.value, GradientError)
+    assert isinstance(err.value, CoreError)
 
 
 def test_full_on_start_that_lists_it_is_fine() -> None:

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.cluster import diff_cluster, merge_recommendation
-from airflow_gradient.exceptions import (
+from airflow_gradient.core.cluster.diff import diff_cluster
+from airflow_gradient.core.cluster.merge import merge_recommendation
+from airflow_gradient.core.errors import (
     AmbiguousClusterError,
     ClusterNotFoundError,
     InvalidClusterSpecError,
     RollbackRefusedError,
 )
-from airflow_gradient.rollback import (
+from airflow_gradient.core.rollback import (
     explicit_request,
     format_three_way,
     request_from_apply_result,

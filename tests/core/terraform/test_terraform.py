@@ -1,4 +1,4 @@
-"""The pure functions of airflow_gradient.terraform, on the fixtures and small variations."""
+"""The pure functions of airflow_gradient.core.terraform, on the fixtures and small variations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.terraform import (
+from airflow_gradient.core.terraform import (
     MANAGED_ATTRIBUTES,
     MapKey,
     TerraformInputError,
@@ -24,7 +24,7 @@ from airflow_gradient.terraform import (
     unmanaged_settings,
 )
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 JOB = "databricks_job.two_clusters"
 HEAVY = "job_cluster[1].new_cluster[0]"
 
@@ -524,7 +524,7 @@ def test_core_imports_neither_airflow_nor_hcl2() -> None:
     import sys
 
     code = (
-        "import sys, airflow_gradient.terraform, airflow_gradient.cli.terraform;"
+        "import sys, airflow_gradient.core.terraform, airflow_gradient.cli.terraform;"
         "print(sorted(m for m in ('airflow', 'hcl2') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_gradient.exceptions import (
+from airflow_gradient.core.errors import (
     DatabricksJobError,
     NotificationDestinationError,
     WebhookLimitError,

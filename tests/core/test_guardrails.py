@@ -1,4 +1,4 @@
-"""Tests of airflow_gradient.guardrails: building the rails and finding every violation."""
+"""Tests of airflow_gradient.core.guardrails: building the rails and finding every violation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.cluster import merge_recommendation
-from airflow_gradient.exceptions import GuardRailViolationError, InvalidGuardRailsError
-from airflow_gradient.guardrails import GuardRails, check_guard_rails, guard_rail_violations
-from airflow_gradient.recommendation import parse_recommendation
+from airflow_gradient.core.cluster.merge import merge_recommendation
+from airflow_gradient.core.errors import GuardRailViolationError, InvalidGuardRailsError
+from airflow_gradient.core.guardrails import GuardRails, check_guard_rails, guard_rail_violations
+from airflow_gradient.core.recommendation import parse_recommendation
 
 PROJECT = "11111111-2222-4333-8444-555555555555"
 

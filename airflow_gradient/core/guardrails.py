@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from airflow_gradient.cluster import CLOUD_ATTRIBUTE_FIELDS, format_path
-from airflow_gradient.exceptions import GuardRailViolationError, InvalidGuardRailsError
+from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.errors import GuardRailViolationError, InvalidGuardRailsError
+from airflow_gradient.core.recommendation import CLOUD_ATTRIBUTE_FIELDS, state_name
 
 __all__ = [
     "AVAILABILITY_VALUES",
@@ -164,7 +165,7 @@ def guard_rail_violations(
     if (
         not rails.apply_during_learning
         and phase is not None
-        and phase.strip().upper() == LEARNING_PHASE
+        and state_name(phase.strip()) == LEARNING_PHASE
     ):
         violations.append(
             f"the project is in its {LEARNING_PHASE} phase ({phase!r}) and the guard rail "

@@ -1,4 +1,4 @@
-"""Tests of airflow_gradient.recommendation: parsing, configuration validation, metrics line."""
+"""Tests of airflow_gradient.core.recommendation: parsing, configuration, metrics line."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.exceptions import InvalidRecommendationError
-from airflow_gradient.recommendation import (
+from airflow_gradient.core.errors import InvalidRecommendationError
+from airflow_gradient.core.recommendation import (
     MAX_WORKERS,
     Recommendation,
     format_metrics,

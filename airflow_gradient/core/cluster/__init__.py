@@ -1,0 +1,7 @@
+"""A Databricks job's clusters: one path notation (:mod:`.paths`), which cluster a project tunes
+(:mod:`.locate`), merging a recommendation (:mod:`.merge`), what changed (:mod:`.diff`), whether
+Databricks accepts a spec (:mod:`.spec`) and what to send to ``jobs/update`` (:mod:`.update`).
+
+Import from the modules themselves; this package re-exports nothing, so that
+:mod:`airflow_gradient.core.recommendation` can use the path notation without a cycle.
+"""

@@ -1,0 +1,148 @@
+"""Whether Databricks would accept a cluster spec: databricks-sdk's ``ClusterSpec`` plus the
+checks it does not make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_gradient.core.cluster.paths import PathKey, format_path
+from airflow_gradient.core.errors import InvalidClusterSpecError
+from airflow_gradient.core.json_values import json_equal, show
+from airflow_gradient.core.recommendation import (
+    CLOUD_ATTRIBUTE_FIELDS,
+    LOG_DESTINATIONS,
+)
+
+__all__ = ["validate_cluster_spec"]
+
+
+def _roundtrip_problems(
+    original: Any, roundtrip: Any, path: tuple[PathKey, ...], sdk: str, problems: list[str]
+) -> None:
+    """Compare a spec with what ``ClusterSpec.from_dict(...).as_dict()`` made of it."""
+    if isinstance(original, Mapping) and isinstance(roundtrip, Mapping):
+        for key, value in original.items():
+            here = (*path, str(key))
+            if value is None:
+                continue
+            if key not in roundtrip:
+                problems.append(
+                    f"{format_path(here)}: dropped by databricks-sdk {sdk} ClusterSpec (an "
+                    f"unknown field, or a value it does not accept): {show(value)}"
+                )
+            else:
+                _roundtrip_problems(value, roundtrip[key], here, sdk, problems)
+        return
+    if (
+        isinstance(original, list)
+        and isinstance(roundtrip, list)
+        and len(original) == len(roundtrip)
+    ):
+        for index, (left, right) in enumerate(zip(original, roundtrip, strict=True)):
+            _roundtrip_problems(left, right, (*path, index), sdk, problems)
+        return
+    if not json_equal(original, roundtrip):
+        problems.append(
+            f"{format_path(path)}: databricks-sdk {sdk} ClusterSpec reads {show(original)} "
+            f"as {show(roundtrip)}"
+        )
+
+
+def _count(value: Any) -> int | None:
+    """``value`` if it is a worker count (an int >= 0, not a bool), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _sizing_problems(spec: Mapping[str, Any], problems: list[str]) -> None:
+    has_fixed, has_auto = "num_workers" in spec, "autoscale" in spec
+    if has_fixed and has_auto:
+        problems.append("both num_workers and autoscale are set; Databricks accepts only one")
+    elif not has_fixed and not has_auto:
+        problems.append("neither num_workers nor autoscale is set; one of them is required")
+    if has_fixed and _count(spec["num_workers"]) is None:
+        problems.append(f"num_workers: must be an integer >= 0, got {show(spec['num_workers'])}")
+    if not has_auto:
+        return
+    autoscale = spec["autoscale"]
+    if not isinstance(autoscale, Mapping):
+        problems.append(f"autoscale: must be an object, got {show(autoscale)}")
+        return
+    low, high = _count(autoscale.get("min_workers")), _count(autoscale.get("max_workers"))
+    for field, count in (("min_workers", low), ("max_workers", high)):
+        if count is None:
+            problems.append(
+                f"autoscale.{field}: must be an integer >= 0, got {show(autoscale.get(field))}"
+            )
+    if low is not None and high is not None and low > high:
+        problems.append(f"autoscale: min_workers {low} is greater than max_workers {high}")
+
+
+def _shape_problems(spec: Mapping[str, Any], problems: list[str]) -> None:
+    for field in ("spark_conf", "spark_env_vars", "custom_tags"):
+        value = spec.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            problems.append(f"{field}: must be an object of strings, got {show(value)}")
+            continue
+        for key, item in value.items():
+            if not isinstance(item, str):
+                problems.append(
+                    f"{format_path([field, str(key)])}: must be a string, got {show(item)}"
+                )
+    clouds = [field for field in CLOUD_ATTRIBUTE_FIELDS if spec.get(field)]
+    if len(clouds) > 1:
+        problems.append(
+            f"{' and '.join(clouds)} are set together; a cluster runs on one cloud, so only one "
+            "of them may be set (a recommendation for another cloud?)"
+        )
+    log_conf = spec.get("cluster_log_conf")
+    if isinstance(log_conf, Mapping):
+        destinations = [d for d in LOG_DESTINATIONS if log_conf.get(d) is not None]
+        if len(destinations) > 1:
+            problems.append(
+                f"cluster_log_conf: has {len(destinations)} destinations "
+                f"({', '.join(destinations)}); Databricks accepts one"
+            )
+
+
+def validate_cluster_spec(spec: Mapping[str, Any], *, where: str) -> None:
+    """Check that Databricks would accept ``spec`` as a ``new_cluster``; raise listing all problems.
+
+    Round-trips the spec through ``databricks.sdk.service.compute.ClusterSpec`` (generated from
+    Databricks' API definition) and reports every field it drops or changes, then checks what
+    the SDK does not: worker counts, exactly one sizing form, string maps, one cloud's
+    attributes, one log destination.
+
+    :param spec: the merged cluster spec.
+    :param where: what the spec is for, e.g. ``"job 123 cluster job_clusters/main"``.
+    :raises InvalidClusterSpecError: naming ``where`` and listing every problem.
+    """
+    from databricks.sdk.service.compute import ClusterSpec
+    from databricks.sdk.version import __version__ as sdk_version
+
+    problems: list[str] = []
+    if not isinstance(spec, Mapping):
+        problems.append(f"the cluster spec must be an object, got {show(spec)}")
+    else:
+        try:
+            roundtrip = ClusterSpec.from_dict(dict(spec)).as_dict()
+        except (AttributeError, TypeError, ValueError, KeyError) as error:
+            problems.append(
+                f"databricks-sdk {sdk_version} cannot read it as a ClusterSpec "
+                f"({type(error).__name__}: {error}); a nested field has the wrong shape"
+            )
+        else:
+            _roundtrip_problems(spec, roundtrip, (), sdk_version, problems)
+        _sizing_problems(spec, problems)
+        _shape_problems(spec, problems)
+    if problems:
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        raise InvalidClusterSpecError(
+            f"The cluster spec for {where} would be rejected by Databricks "
+            f"({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{listing}\n"
+            "Nothing should be written: fix the job's cluster or request a new recommendation."
+        )
