@@ -13,8 +13,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import DatabricksHook
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_gradient.exceptions import DatabricksJobError
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient.exceptions import (
     AutoApplyConflictError,
@@ -178,7 +178,7 @@ class GradientApplyRecommendationOperator(
         )
         where = f"project {self.project_id}, Databricks job {job_id}, cluster {location.path}"
         merged = merge_recommendation(location.spec, rec.configuration, recommendation_id=rec.id)
-        validate_cluster_spec(merged, where=where)
+        validate_cluster_spec(merged, where=where, existing=location.spec)
         check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
         changes = diff_cluster(location.spec, merged)
         reverted = self._reverted_since_last_apply(location.spec, rec, where)
