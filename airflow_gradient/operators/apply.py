@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 RUN_NOW = "DatabricksRunNowOperator"
 IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")
-TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
+TERRAFORM_GUIDE = (
+    "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
+)
 
 
 class GradientApplyRecommendationOperator(
@@ -75,7 +77,7 @@ class GradientApplyRecommendationOperator(
     fails) the job is read back, and the read-back decides what is reported. The XCom says
     how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
-    See docs/reliability.md.
+    See https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/reliability.md.
     """
 
     template_fields: Sequence[str] = (
