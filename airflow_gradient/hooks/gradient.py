@@ -445,7 +445,9 @@ class GradientHook(BaseHook):
 
     async def _acredentials(self) -> GradientCredentials:
         if self._async_credentials is None:
-            conn = await self.aget_connection(self.gradient_conn_id)
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(self.gradient_conn_id, hook=self)
             self._async_credentials = credentials_from_connection(conn)
             _mask_credentials(self._async_credentials)
         return self._async_credentials
