@@ -16,7 +16,7 @@ from packaging.version import Version
 __version__ = "0.1.0.dev0"
 
 #: The oldest Airflow release this package is tested with (``make test-compat``).
-MIN_AIRFLOW_VERSION = "3.0.6"
+MIN_AIRFLOW_VERSION = "2.11.2"
 
 
 def _installed_airflow() -> str | None:

@@ -34,7 +34,7 @@ DEFERRABLE_DAG_ID = "compat_request_and_wait"
 DEFERRABLE_DAG = """
 from datetime import datetime
 
-from airflow.sdk import DAG, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_gradient.operators.request import GradientRequestRecommendationOperator
 from airflow_gradient.sensors.recommendation import GradientRecommendationSensor
@@ -58,6 +58,25 @@ with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catc
     report(wait.output, request.output)
 """
 
+#: Airflow 2.11 has no FastAPI UI: the same facts from the providers manager the Flask UI reads.
+FORM_SCRIPT_2 = """
+import json
+from airflow.providers_manager import ProvidersManager
+pm = ProvidersManager()
+hook = pm.hooks["gradient"]
+behaviour = pm.field_behaviours.get("gradient") or {}
+relabel = behaviour.get("relabeling", {})
+widget = pm.connection_form_widgets.get("extra__gradient__allow_insecure_http")
+print("RESULT" + json.dumps({
+    "hook_class_name": hook.hook_class_name,
+    "hook_name": hook.hook_name,
+    "login": relabel.get("login"),
+    "password": relabel.get("password"),
+    "port_hidden": "port" in behaviour.get("hidden_fields", []),
+    "extra_fields": ["allow_insecure_http"] if widget else [],
+}))
+"""
+
 FORM_SCRIPT = """
 import json
 from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
@@ -73,6 +92,11 @@ print("RESULT" + json.dumps({
 }))
 """
 
+#: The databricks provider that first accepts a mapped ``job_id`` in ``DatabricksRunNowOperator``
+#: (``example_dags/gradient_fleet.py`` needs it).
+FLEET_MIN_DATABRICKS = (7, 16, 1)
+FLEET = "gradient_fleet.py"
+
 TF_FILE = 'resource "databricks_job" "etl" {\n  name = "etl"\n}\n'
 
 
@@ -80,10 +104,21 @@ class CheckFailed(Exception):
     """A check's verdict, with what was seen."""
 
 
+def databricks_provider() -> tuple[int, ...]:
+    from importlib import metadata
+
+    version = metadata.version("apache-airflow-providers-databricks")
+    return tuple(int(part) for part in version.split(".")[:3])
+
+
 def airflow_minor() -> tuple[int, int]:
     from importlib import metadata
 
-    major, minor = metadata.version("apache-airflow-core").split(".")[:2]
+    try:
+        version = metadata.version("apache-airflow-core")
+    except metadata.PackageNotFoundError:  # Airflow 2 has no separate core distribution
+        version = metadata.version("apache-airflow")
+    major, minor = version.split(".")[:2]
     return int(major), int(minor)
 
 
@@ -137,7 +172,8 @@ class Cell:
     def imports(self) -> str:
         import airflow_gradient
 
-        names = [m.name for m in pkgutil.walk_packages(airflow_gradient.__path__, "airflow_gradient.")]
+        found = pkgutil.walk_packages(airflow_gradient.__path__, "airflow_gradient.")
+        names = [m.name for m in found]
         failed = []
         for name in names:
             try:
@@ -149,7 +185,8 @@ class Cell:
         return f"{len(names) + 1} modules"
 
     def templates_load(self) -> str:
-        skipped = []
+        skipped, refused = [], []
+        old_provider = databricks_provider() < FLEET_MIN_DATABRICKS
         for path in sorted(self.example_dags.glob("*.py")):
             need = TEMPLATE_NEEDS.get(path.name)
             if need and self.minor < need[0]:
@@ -160,16 +197,25 @@ class Cell:
         from airflow.models import DagBag
 
         bag = DagBag(dag_folder=str(self.dags))
-        if bag.import_errors:
-            raise CheckFailed(
-                "; ".join(f"{Path(f).name}: {tail(e, 3)}" for f, e in bag.import_errors.items())
-            )
+        errors = {Path(f).name: e for f, e in bag.import_errors.items()}
+        if old_provider and FLEET in errors and "MappedArgument" in errors[FLEET]:
+            # The documented floor of the fleet template: below it the provider refuses it.
+            refused.append(FLEET)
+            del errors[FLEET]
+            self.templates.remove(FLEET)
+            (self.dags / FLEET).unlink()
+        if errors:
+            raise CheckFailed("; ".join(f"{name}: {tail(e, 3)}" for name, e in errors.items()))
         loaded = {Path(dag.fileloc).name for dag in bag.dags.values()}
         missing = set(self.templates) - loaded
         if missing:
             raise CheckFailed(f"no DAG from {sorted(missing)}")
-        note = f" (not {', '.join(skipped)}: needs a newer Airflow)" if skipped else ""
-        return f"{len(self.templates)} templates, {len(bag.dags)} DAGs{note}"
+        if old_provider and not refused:
+            raise CheckFailed(f"{FLEET} loaded on a provider below 7.16.1: its floor is wrong")
+        notes = [f"not {', '.join(skipped)}: needs a newer Airflow"] if skipped else []
+        notes += ["fleet refused below provider 7.16.1, as documented"] if refused else []
+        note = f" ({'; '.join(notes)})" if notes else ""
+        return f"{len(self.templates)} templates{note}"
 
     def db_migrate(self) -> str:
         status, out = self.airflow("db", "migrate")
@@ -234,8 +280,44 @@ class Cell:
             raise CheckFailed("the sensor did not defer (no trigger ran)")
         return f"deferred, trigger ran, got {rec['id'][:8]}"
 
+    def fleet(self) -> str:
+        """The fleet template end to end (provider >= 7.16.1; below, see templates)."""
+        if FLEET not in self.templates:
+            return "n/a: needs databricks provider 7.16.1+"
+        from airflow_gradient.sandbox import Sandbox
+        from airflow_gradient.sandbox.seeds import demo_job_settings
+
+        with Sandbox() as sb:
+            sb.databricks.run_duration = 0.5
+            fleet = []
+            for name in ("etl-orders", "etl-clicks"):
+                settings = demo_job_settings()
+                settings["name"] = name
+                job_id = sb.databricks.create_job(settings)
+                project = sb.gradient.create_project(
+                    job_id=job_id, cluster_path="job_clusters/main"
+                )
+                rec_id = sb.gradient.add_recommendation(project["id"])
+                fleet.append({"project_id": project["id"], "job_id": job_id, "rec": rec_id})
+            variable = [{"project_id": f["project_id"], "job_id": f["job_id"]} for f in fleet]
+            extra = {**sb.connections(), "AIRFLOW_VAR_GRADIENT_FLEET": json.dumps(variable)}
+            status, out = self.airflow("dags", "test", "gradient_fleet", extra_env=extra)
+            ran = sorted(r["job_id"] for r in sb.databricks.runs)
+            tags = [
+                sb.databricks.get_job(f["job_id"])["settings"]["job_clusters"][0]["new_cluster"][
+                    "custom_tags"
+                ].get("sync:recommendation-id")
+                for f in fleet
+            ]
+        if status != 0:
+            raise CheckFailed(f"airflow dags test exited {status}:\n{tail(out)}")
+        if tags != [f["rec"] for f in fleet] or ran != sorted(f["job_id"] for f in fleet):
+            raise CheckFailed(f"jobs not applied and run: tags {tags}, runs {ran}")
+        return "2 jobs applied and run"
+
     def connection_form(self) -> str:
-        status, out = run([sys.executable, "-c", FORM_SCRIPT], self.env)
+        script = FORM_SCRIPT if self.minor >= (3, 0) else FORM_SCRIPT_2
+        status, out = run([sys.executable, "-c", script], self.env)
         (self.logs / "connection_form.log").write_text(out)
         if status != 0 or "RESULT" not in out:
             raise CheckFailed(tail(out))
@@ -248,9 +330,16 @@ class Cell:
             "port_hidden": True,
             "extra_fields": ["allow_insecure_http"],
         }
+        note = "labels, hidden fields, allow_insecure_http"
+        if (3, 0) <= self.minor < (3, 1):
+            # Airflow 3.0 imports wtforms before asking any hook for its form and has no
+            # stand-in without it: with no FAB provider installed, no provider's custom form
+            # (ours, databricks', smtp's) reaches the UI. The hook is still registered.
+            expected.update(login=None, password=None, port_hidden=False, extra_fields=[])
+            note = "registered; custom fields need the FAB provider on Airflow 3.0"
         if meta != expected:
             raise CheckFailed(f"got {meta}, expected {expected}")
-        return "labels, hidden fields, allow_insecure_http"
+        return note
 
     def providers_get(self) -> str:
         status, out = self.airflow("providers", "get", "airflow-gradient")
@@ -287,6 +376,7 @@ def main() -> int:
         ("db-migrate", cell.db_migrate),
         ("apply-run-now", cell.apply_then_run),
         ("deferrable-sensor", cell.deferrable_sensor),
+        ("fleet", cell.fleet),
         ("connection-form", cell.connection_form),
         ("providers-get", cell.providers_get),
         ("check-config-hint", cell.check_config_without_extra),

@@ -47,9 +47,9 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG, task
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import DAG, task
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 from airflow_gradient.operators.request import GradientRequestRecommendationOperator

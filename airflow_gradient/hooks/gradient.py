@@ -447,7 +447,7 @@ class GradientHook(BaseHook):
         if self._async_credentials is None:
             from airflow.providers.common.compat.connection import get_async_connection
 
-            conn = await get_async_connection(self.gradient_conn_id, hook=self)
+            conn = await get_async_connection(self.gradient_conn_id)
             self._async_credentials = credentials_from_connection(conn)
             _mask_credentials(self._async_credentials)
         return self._async_credentials
@@ -732,6 +732,6 @@ def _mask_credentials(creds: GradientCredentials) -> None:
 
 
 def _mask(secret: str) -> None:
-    from airflow.sdk.log import mask_secret
+    from airflow_gradient._compat import mask_secret
 
     mask_secret(secret)

@@ -97,7 +97,7 @@ class _RedactedBody(dict[str, Any]):
 
 def _mask(secret: str | None) -> None:
     if secret:
-        from airflow.sdk.log import mask_secret
+        from airflow_gradient._compat import mask_secret
 
         mask_secret(secret)
 

@@ -8,7 +8,7 @@ import airflow_gradient
 from airflow_gradient import MIN_AIRFLOW_VERSION, _check_airflow_version, _installed_airflow
 
 
-@pytest.mark.parametrize("installed", ["2.11.2", "3.0.5", "3.0.0rc1"])
+@pytest.mark.parametrize("installed", ["2.10.5", "2.11.0", "2.11.1"])
 def test_an_older_airflow_is_refused_naming_the_minimum(installed: str) -> None:
     with pytest.raises(RuntimeError) as caught:
         _check_airflow_version(installed)
@@ -18,7 +18,7 @@ def test_an_older_airflow_is_refused_naming_the_minimum(installed: str) -> None:
     assert "https://github.com/synccomputingcode/airflow-gradient#compatibility" in message
 
 
-@pytest.mark.parametrize("installed", [MIN_AIRFLOW_VERSION, "3.0.6.post1", "3.3.2", "3.4.0.dev0"])
+@pytest.mark.parametrize("installed", [MIN_AIRFLOW_VERSION, "2.11.2.post1", "3.0.6", "3.3.2", "3.4.0.dev0"])
 def test_a_supported_airflow_passes(installed: str) -> None:
     _check_airflow_version(installed)
 
@@ -27,4 +27,4 @@ def test_the_installed_airflow_is_read_from_its_metadata() -> None:
     import airflow
 
     assert _installed_airflow() == airflow.__version__
-    assert airflow_gradient.MIN_AIRFLOW_VERSION == "3.0.6"
+    assert airflow_gradient.MIN_AIRFLOW_VERSION == "2.11.2"
