@@ -18,7 +18,9 @@ def test_an_older_airflow_is_refused_naming_the_minimum(installed: str) -> None:
     assert "https://github.com/synccomputingcode/airflow-gradient#compatibility" in message
 
 
-@pytest.mark.parametrize("installed", [MIN_AIRFLOW_VERSION, "2.11.2.post1", "3.0.6", "3.3.2", "3.4.0.dev0"])
+@pytest.mark.parametrize(
+    "installed", [MIN_AIRFLOW_VERSION, "2.11.2.post1", "3.0.6", "3.3.2", "3.4.0.dev0"]
+)
 def test_a_supported_airflow_passes(installed: str) -> None:
     _check_airflow_version(installed)
 
