@@ -10,6 +10,7 @@ dependencies); the wheel itself is rebuilt and reinstalled on every run.
     python scripts/compat.py --cell 3.1.8    # cells whose name contains "3.1.8"
     python scripts/compat.py --constraints   # regenerate compat/constraints-*.txt
     python scripts/compat.py --jobs 1        # one cell at a time (default: 2 at once)
+    python scripts/compat.py --readme        # and, when every cell passes, update README.md
 
 Prints a table (also written to ``.compat/table.md``) and ``N passed, N failed in S s``; exits 1
 if any cell failed.
@@ -256,16 +257,22 @@ def run_cell(cell: Cell, wheel: Path) -> None:
 # --- report --------------------------------------------------------------------------------
 
 
+def mark(cell: Cell, check: str) -> str:
+    """One table entry: ok, n/a (the check does not apply to this cell), FAIL."""
+    if cell.error and not cell.results:
+        return "install failed"
+    verdict, detail = cell.results.get(check, ("FAIL", ""))
+    if verdict != "PASS":
+        return "**FAIL**"
+    return "n/a" if detail.startswith("n/a") else "ok"
+
+
 def table(cells: list[Cell]) -> str:
     head = ["Airflow", "databricks provider", "common-compat", "databricks-sdk"]
     head += [*CHECKS, "time"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cell in cells:
-        marks = [
-            "install failed" if cell.error and not cell.results else
-            ("ok" if cell.results.get(c, ("", ""))[0] == "PASS" else "**FAIL**")
-            for c in CHECKS
-        ]  # fmt: skip
+        marks = [mark(cell, check) for check in CHECKS]
         versions = [cell.versions.get(n, "-") for n in SHOWN]
         versions[0] = f"{versions[0]} ({cell.label})"
         rows.append(
@@ -274,11 +281,25 @@ def table(cells: list[Cell]) -> str:
     return "\n".join(rows)
 
 
+def write_readme_table(report: str) -> None:
+    """Put ``report`` between the compat-table markers of README.md."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- compat-table:start -->\n", "<!-- compat-table:end -->"
+    head, rest = text.split(start, 1)
+    _, tail_ = rest.split(end, 1)
+    readme.write_text(f"{head}{start}{report}\n{end}{tail_}")
+    print("README.md: compatibility table updated")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", action="append", default=[], help="run cells matching this")
     parser.add_argument("--constraints", action="store_true", help="regenerate constraints")
     parser.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
+    parser.add_argument(
+        "--readme", action="store_true", help="write the table into README.md when all pass"
+    )
     args = parser.parse_args()
     if args.constraints:
         write_constraints()
@@ -309,6 +330,8 @@ def main() -> int:
                 print(f"{name}: {detail[-3000:]}")
     passed = sum(c.passed for c in cells)
     failed = len(cells) - passed
+    if args.readme and not failed:
+        write_readme_table(report)
     print(f"{passed} passed, {failed} failed in {time.monotonic() - start:.0f} s")
     return 1 if failed else 0
 
