@@ -155,6 +155,9 @@ class Cell:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{work / 'home' / 'airflow.db'}",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+                # Import errors are the check, not parse speed: a loaded build machine must not
+                # turn a slow parse into an import error (the default limit is 30 s).
+                "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "300",
             }
         )
         self.minor = airflow_minor()
