@@ -25,9 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-#: Templates that need more than the package's minimum Airflow, with the reason.
-TEMPLATE_NEEDS: dict[str, tuple[tuple[int, int], str]] = {
-    "gradient_copilot.py": ((3, 1), "human-in-the-loop (ApprovalOperator) arrived in Airflow 3.1"),
+#: Templates that need more than the package's floors: Airflow minor, provider versions.
+TEMPLATE_NEEDS: dict[str, tuple[tuple[int, int], dict[str, tuple[int, ...]]]] = {
+    # Human in the loop arrived in Airflow 3.1; ApprovalOperator(response_timeout=) in the
+    # standard provider 1.13.0.
+    "gradient_copilot.py": ((3, 1), {"apache-airflow-providers-standard": (1, 13, 0)}),
 }
 
 DEFERRABLE_DAG_ID = "compat_request_and_wait"
@@ -104,11 +106,19 @@ class CheckFailed(Exception):
     """A check's verdict, with what was seen."""
 
 
-def databricks_provider() -> tuple[int, ...]:
+def installed(distribution: str) -> tuple[int, ...]:
+    """The installed version of ``distribution`` as numbers, ``()`` when it is not installed."""
     from importlib import metadata
 
-    version = metadata.version("apache-airflow-providers-databricks")
-    return tuple(int(part) for part in version.split(".")[:3])
+    try:
+        version = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return ()
+    return tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+
+
+def databricks_provider() -> tuple[int, ...]:
+    return installed("apache-airflow-providers-databricks")
 
 
 def airflow_minor() -> tuple[int, int]:
@@ -191,8 +201,8 @@ class Cell:
         skipped, refused = [], []
         old_provider = databricks_provider() < FLEET_MIN_DATABRICKS
         for path in sorted(self.example_dags.glob("*.py")):
-            need = TEMPLATE_NEEDS.get(path.name)
-            if need and self.minor < need[0]:
+            minor, providers = TEMPLATE_NEEDS.get(path.name, ((0, 0), {}))
+            if self.minor < minor or any(installed(d) < v for d, v in providers.items()):
                 skipped.append(path.stem)
                 continue
             shutil.copy(path, self.dags / path.name)
@@ -215,7 +225,7 @@ class Cell:
             raise CheckFailed(f"no DAG from {sorted(missing)}")
         if old_provider and not refused:
             raise CheckFailed(f"{FLEET} loaded on a provider below 7.16.1: its floor is wrong")
-        notes = [f"not {', '.join(skipped)}: needs a newer Airflow"] if skipped else []
+        notes = [f"not {', '.join(skipped)}: needs a newer Airflow or provider"] if skipped else []
         notes += ["fleet refused below provider 7.16.1, as documented"] if refused else []
         note = f" ({'; '.join(notes)})" if notes else ""
         return f"{len(self.templates)} templates{note}"

@@ -20,7 +20,9 @@
    (``jobs/update``; ``recommendation_id`` is pinned to the preview's, so one that arrived while
    the approval waited is not applied unreviewed) and ``run_recommended`` runs the job on it.
 
-Needs Airflow 3.1+ and the standard provider's human-in-the-loop operators. On 3.3 the
+Needs Airflow 3.1+ and apache-airflow-providers-standard 1.13.0+ (human in the loop, with
+``ApprovalOperator(response_timeout=...)``; Airflow 3.1.8's own constraints pin 1.12.0, so
+upgrade it). On 3.3 the
 approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it defers, so run a triggerer
 (the sensor needs one anyway).
 
