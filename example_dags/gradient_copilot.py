@@ -22,9 +22,8 @@
 
 Needs Airflow 3.1+ and apache-airflow-providers-standard 1.13.0+ (human in the loop, with
 ``ApprovalOperator(response_timeout=...)``; Airflow 3.1.8's own constraints pin 1.12.0, so
-upgrade it). On 3.3 the
-approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it defers, so run a triggerer
-(the sensor needs one anyway).
+upgrade it). On 3.3 the approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it
+defers, so run a triggerer (the sensor needs one anyway).
 
 Connections: ``gradient_default`` (type ``gradient``: host = API URL, login = API key ID,
 password = API key secret) and ``databricks_default``.
