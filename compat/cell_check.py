@@ -132,16 +132,22 @@ def airflow_minor() -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def run(argv: list[str], env: dict[str, str], timeout: float = 300) -> tuple[int, str]:
-    proc = subprocess.run(
-        argv,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def run(argv: list[str], env: dict[str, str], timeout: float = 600) -> tuple[int, str]:
+    """Exit status and output of ``argv``; a timeout is status 124 with the output so far."""
+    try:
+        proc = subprocess.run(
+            argv,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as expired:
+        out = expired.output or ""
+        text = out.decode(errors="replace") if isinstance(out, bytes) else out
+        return 124, f"{text}\n[timed out after {timeout:.0f} s]"
     return proc.returncode, proc.stdout
 
 
