@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test test-compat lint typecheck pytest demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The wheel against every supported Airflow minor x databricks provider floor/latest
+# (scripts/compat.py, compat/README.md). Virtualenvs are cached under .compat/.
+test-compat: $(STAMP)
+	$(BIN)/python scripts/compat.py
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -35,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fault_matrix.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .compat

@@ -49,7 +49,6 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-gradient",
         "name": "Gradient (Sync Computing)",
         "description": "Apply Gradient cluster recommendations to Databricks jobs before they run.",
-        "versions": ["0.1.0"],
         "integrations": [
             {
                 "integration-name": "Gradient",
@@ -58,7 +57,14 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "Gradient", "python-modules": ["airflow_gradient.hooks.gradient"]}
+            {
+                "integration-name": "Gradient",
+                "python-modules": [
+                    "airflow_gradient.hooks.gradient",
+                    "airflow_gradient.hooks.databricks_jobs",
+                    "airflow_gradient.hooks.notification_destinations",
+                ],
+            }
         ],
         "operators": [
             {

@@ -34,7 +34,10 @@ _SUPPORTED = (
     "Databricks job."
 )
 
-_MIGRATION = "example_dags/gradient_submit_run_migration.py"
+_MIGRATION = (
+    "https://github.com/synccomputingcode/airflow-gradient/blob/main/"
+    "example_dags/gradient_submit_run_migration.py"
+)
 
 _ONE_TIME_RUN_HELP = (
     "Task {task} is a {op} downstream of {apply}{where}: it launches a one-time run "

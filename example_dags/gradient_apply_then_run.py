@@ -21,8 +21,8 @@ parsing the DAG reads nothing); put literal ids there instead if you prefer. DAG
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
-from airflow.sdk import DAG
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 

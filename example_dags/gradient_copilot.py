@@ -20,9 +20,10 @@
    (``jobs/update``; ``recommendation_id`` is pinned to the preview's, so one that arrived while
    the approval waited is not applied unreviewed) and ``run_recommended`` runs the job on it.
 
-Needs Airflow 3.1+ and the standard provider's human-in-the-loop operators. On 3.3 the
-approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it defers, so run a triggerer
-(the sensor needs one anyway).
+Needs Airflow 3.1+ and apache-airflow-providers-standard 1.13.0+ (human in the loop, with
+``ApprovalOperator(response_timeout=...)``; Airflow 3.1.8's own constraints pin 1.12.0, so
+upgrade it). On 3.3 the approval task waits in the ``awaiting_input`` state; on 3.1/3.2 it
+defers, so run a triggerer (the sensor needs one anyway).
 
 Connections: ``gradient_default`` (type ``gradient``: host = API URL, login = API key ID,
 password = API key secret) and ``databricks_default``.
@@ -47,9 +48,9 @@ from datetime import timedelta
 from typing import Any, cast
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG, task
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import DAG, task
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 from airflow_gradient.operators.request import GradientRequestRecommendationOperator

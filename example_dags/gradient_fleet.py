@@ -14,6 +14,9 @@ cluster. A recommendation refused by the guard rails fails that job's apply, and
 run is held back (``upstream_failed``); the other jobs are applied and run, and the DAG run ends
 failed so that somebody looks.
 
+Needs apache-airflow-providers-databricks 7.16.1+: older releases refuse the mapped ``job_id``
+that ``DatabricksRunNowOperator`` gets here (``MappedArgument`` in ``json["job_id"]``).
+
 Connections: ``gradient_default`` (type ``gradient``: host = API URL, login = API key ID,
 password = API key secret) and ``databricks_default``.
 
@@ -39,8 +42,8 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG, task, task_group
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
-from airflow.sdk import DAG, task, task_group
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 
@@ -63,7 +66,7 @@ with DAG(
     @task
     def read_fleet() -> list[dict[str, Any]]:
         """The Variable's project/job pairs, checked, as keyword arguments for each job."""
-        from airflow.sdk import Variable
+        from airflow.providers.common.compat.sdk import Variable
 
         fleet = Variable.get(FLEET_VARIABLE, deserialize_json=True)
         if not isinstance(fleet, list) or not fleet:

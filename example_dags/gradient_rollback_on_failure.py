@@ -39,9 +39,8 @@ rolled-back failure should count as a successful DAG run.
 from __future__ import annotations
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG, AirflowFailException, task
 from airflow.providers.databricks.operators.databricks import DatabricksRunNowOperator
-from airflow.sdk import DAG, task
-from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 from airflow_gradient.operators.rollback import GradientRollbackOperator

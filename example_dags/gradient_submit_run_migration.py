@@ -49,11 +49,11 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
+from airflow.providers.common.compat.sdk import DAG, task
 from airflow.providers.databricks.operators.databricks import (
     DatabricksCreateJobsOperator,
     DatabricksRunNowOperator,
 )
-from airflow.sdk import DAG, task
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 

@@ -8,7 +8,8 @@ Subcommands (exit 0 = fine, 1 = the check found something, 2 = bad input)::
     check-config FILE.tf [--state FILE] [--format text|json]
 
 Bad input (unreadable file, not a plan, unknown address or cluster key, HCL syntax error)
-prints one line ``error: FILE: problem`` on stderr and exits 2. See docs/terraform.md.
+prints one line ``error: FILE: problem`` on stderr and exits 2. See
+https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from airflow_gradient.core import terraform
 from airflow_gradient.core.cluster.diff import ABSENT
 from airflow_gradient.core.json_values import show
 
-DOCS = "docs/terraform.md"
+DOCS = "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
+
+#: What ``check-config`` needs and the command that installs it.
+HCL_MISSING = (
+    "check-config reads .tf files with python-hcl2, which is not installed; install it with: "
+    "pip install 'airflow-gradient[terraform]'"
+)
 
 
 class _InputError(Exception):
@@ -177,6 +184,11 @@ def check(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     """Report managed paths the ``ignore_changes`` of each job misses, and entries too broad."""
+    try:
+        import hcl2  # noqa: F401  (the optional extra ``terraform``)
+    except ImportError:
+        print(f"error: {HCL_MISSING}", file=sys.stderr)
+        return 2
     tf_text = _read_text(args.config)
     state = None
     if args.state:

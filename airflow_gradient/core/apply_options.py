@@ -13,7 +13,9 @@ __all__ = ["IF_NO_RECOMMENDATION", "ON_REVERT", "TERRAFORM_GUIDE", "ApplyOptions
 
 IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")
-TERRAFORM_GUIDE = "docs/terraform.md of airflow-gradient"
+TERRAFORM_GUIDE = (
+    "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
+)
 
 
 @dataclass(frozen=True)

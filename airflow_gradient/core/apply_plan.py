@@ -117,6 +117,8 @@ class Target:
     merged: dict[str, Any]
     changes: list[dict[str, Any]]
     where: str
+    #: fields kept unchecked because the installed databricks-sdk does not know them (to log)
+    spec_warnings: tuple[str, ...] = ()
 
     @property
     def tagged_id(self) -> str | None:
@@ -163,10 +165,11 @@ def prepare(
     )
     where = f"project {options.project_id}, Databricks job {job_id}, cluster {location.path}"
     merged = merge_recommendation(location.spec, rec.configuration, recommendation_id=rec.id)
-    validate_cluster_spec(merged, where=where)
+    spec_warnings = validate_cluster_spec(merged, where=where, existing=location.spec)
     rails = options.rails or GuardRails()
     check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
-    return Target(job_id, rec, location, merged, diff_cluster(location.spec, merged), where)
+    changes = diff_cluster(location.spec, merged)
+    return Target(job_id, rec, location, merged, changes, where, tuple(spec_warnings))
 
 
 Action = Literal["dry_run", "unchanged", "keep_reverted", "write"]

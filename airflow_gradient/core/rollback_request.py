@@ -171,7 +171,11 @@ def explicit_request(job_id: Any, cluster_key: Any, cluster_spec: Any) -> Rollba
             f"Cannot roll back to {source}: {'; '.join(problems)}. Nothing was written."
         )
     assert isinstance(spec, Mapping)  # for the type checker; checked above
-    validate_cluster_spec(spec, where=f"Databricks job {resolved_id} cluster {cluster_key}")
+    # An explicit spec is checked as a whole: ``existing=spec`` keeps fields the installed
+    # databricks-sdk does not know (the caller took the spec from the job), refusing the rest.
+    validate_cluster_spec(
+        spec, where=f"Databricks job {resolved_id} cluster {cluster_key}", existing=spec
+    )
     return RollbackRequest(
         source=source,
         job_id=resolved_id,

@@ -67,7 +67,7 @@ def credentials_from_connection(conn: Connection) -> GradientCredentials:
 
 def mask_credentials(creds: GradientCredentials) -> None:
     """Mask the key id as well as the secret: together they are the credential."""
-    from airflow.sdk.log import mask_secret
+    from airflow_gradient._compat import mask_secret
 
     mask_secret(creds.api_key_id)
     mask_secret(creds.api_key_secret)

@@ -46,6 +46,6 @@ class RedactedBody(dict[str, Any]):
 
 def mask_secret_value(secret: str | None) -> None:
     if secret:
-        from airflow.sdk.log import mask_secret
+        from airflow_gradient._compat import mask_secret
 
         mask_secret(secret)

@@ -72,7 +72,7 @@ def token_request_body(creds: GradientCredentials) -> dict[str, str]:
 
 def store_token(creds: GradientCredentials, result: Any, conn_id: str) -> str:
     """Read a token reply, mask the token and cache it for the credential; return it."""
-    from airflow.sdk.log import mask_secret
+    from airflow_gradient._compat import mask_secret
 
     token = token_from_result(result, conn_id)
     mask_secret(token.value)

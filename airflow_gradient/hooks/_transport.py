@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
+from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_gradient.exceptions import GradientAuthError, GradientTransportError
 from airflow_gradient.hooks._credentials import (
@@ -80,7 +80,9 @@ class GradientTransport(BaseHook):
 
     async def _acredentials(self) -> GradientCredentials:
         if self._async_credentials is None:
-            conn = await self.aget_connection(self.gradient_conn_id)
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(self.gradient_conn_id)
             self._async_credentials = credentials_from_connection(conn)
             mask_credentials(self._async_credentials)
         return self._async_credentials

@@ -26,7 +26,7 @@ from airflow.providers.databricks.hooks.databricks import (
     UPDATE_ENDPOINT,
     DatabricksHook,
 )
-from airflow.sdk.exceptions import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_gradient.exceptions import (
     DatabricksJobError,

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
 from airflow_gradient.exceptions import (
@@ -110,7 +110,7 @@ class GradientApplyRecommendationOperator(
     fails) the job is read back, and the read-back decides what is reported. The XCom says
     how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
-    See docs/reliability.md.
+    See https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/reliability.md.
     """
 
     template_fields: Sequence[str] = (
@@ -325,6 +325,8 @@ class GradientApplyRecommendationOperator(
         from airflow_gradient.core.recommendation import format_metrics
 
         target, rec = plan.target, plan.target.recommendation
+        for warning in target.spec_warnings:
+            self.log.warning("%s", warning)
         if plan.revert_warning is not None:
             self.log.warning("%s", plan.revert_warning)
         self.log.info(

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient.core.webhooks import DEFAULT_DESTINATION_NAME
 from airflow_gradient.exceptions import (
@@ -264,8 +264,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
 
     def _webhook_credentials(self) -> tuple[str, str | None, str | None]:
         """Webhook URL, user and password from ``webhook_conn_id``."""
-        from airflow.sdk import BaseHook
-        from airflow.sdk.exceptions import AirflowNotFoundException
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
         from airflow_gradient.core.webhooks import webhook_url
 

@@ -247,3 +247,19 @@ def test_console_script_ignore_changes() -> None:
     result = script("ignore-changes", "--plan", IGNORES, "--address", JOB)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(f"    {HEAVY}.") == 17
+
+
+def test_check_config_without_python_hcl2_says_what_to_install() -> None:
+    """python-hcl2 is the optional extra ``terraform``: hide it as an install without it would."""
+    script = (
+        "import sys; sys.modules['hcl2'] = None\n"
+        "from airflow_gradient.cli import main\n"
+        f"sys.exit(main(['terraform', 'check-config', {CONFIG!r}]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert "python-hcl2, which is not installed" in proc.stderr
+    assert "pip install 'airflow-gradient[terraform]'" in proc.stderr

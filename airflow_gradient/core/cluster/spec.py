@@ -17,10 +17,14 @@ from airflow_gradient.core.recommendation import (
 __all__ = ["validate_cluster_spec"]
 
 
+Finding = tuple[tuple[PathKey, ...], str]
+
+
 def _roundtrip_problems(
-    original: Any, roundtrip: Any, path: tuple[PathKey, ...], sdk: str, problems: list[str]
+    original: Any, roundtrip: Any, path: tuple[PathKey, ...], sdk: str, problems: list[Finding]
 ) -> None:
-    """Compare a spec with what ``ClusterSpec.from_dict(...).as_dict()`` made of it."""
+    """Compare a spec with what ``ClusterSpec.from_dict(...).as_dict()`` made of it; append
+    ``(path, message)`` for each field the SDK dropped or read differently."""
     if isinstance(original, Mapping) and isinstance(roundtrip, Mapping):
         for key, value in original.items():
             here = (*path, str(key))
@@ -28,8 +32,11 @@ def _roundtrip_problems(
                 continue
             if key not in roundtrip:
                 problems.append(
-                    f"{format_path(here)}: dropped by databricks-sdk {sdk} ClusterSpec (an "
-                    f"unknown field, or a value it does not accept): {show(value)}"
+                    (
+                        here,
+                        f"{format_path(here)}: dropped by databricks-sdk {sdk} ClusterSpec (an "
+                        f"unknown field, or a value it does not accept): {show(value)}",
+                    )
                 )
             else:
                 _roundtrip_problems(value, roundtrip[key], here, sdk, problems)
@@ -44,9 +51,28 @@ def _roundtrip_problems(
         return
     if not json_equal(original, roundtrip):
         problems.append(
-            f"{format_path(path)}: databricks-sdk {sdk} ClusterSpec reads {show(original)} "
-            f"as {show(roundtrip)}"
+            (
+                path,
+                f"{format_path(path)}: databricks-sdk {sdk} ClusterSpec reads {show(original)} "
+                f"as {show(roundtrip)}",
+            )
         )
+
+
+_MISSING = object()
+
+
+def _value_at(spec: Any, path: tuple[PathKey, ...]) -> Any:
+    """The value at ``path`` in ``spec``, or ``_MISSING`` when the path does not exist."""
+    here = spec
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(here, list) or key >= len(here):
+                return _MISSING
+        elif not isinstance(here, Mapping) or key not in here:
+            return _MISSING
+        here = here[key]
+    return here
 
 
 def _count(value: Any) -> int | None:
@@ -109,7 +135,9 @@ def _shape_problems(spec: Mapping[str, Any], problems: list[str]) -> None:
             )
 
 
-def validate_cluster_spec(spec: Mapping[str, Any], *, where: str) -> None:
+def validate_cluster_spec(
+    spec: Mapping[str, Any], *, where: str, existing: Mapping[str, Any] | None = None
+) -> list[str]:
     """Check that Databricks would accept ``spec`` as a ``new_cluster``; raise listing all problems.
 
     Round-trips the spec through ``databricks.sdk.service.compute.ClusterSpec`` (generated from
@@ -117,14 +145,22 @@ def validate_cluster_spec(spec: Mapping[str, Any], *, where: str) -> None:
     the SDK does not: worker counts, exactly one sizing form, string maps, one cloud's
     attributes, one log destination.
 
+    An installed databricks-sdk older than a field does not know it. A field the SDK drops but
+    that ``existing`` (the job's cluster before the change) already held with the same value is
+    Databricks' own: it is kept and returned as a warning, not refused. A dropped field the
+    change added or altered is refused.
+
     :param spec: the merged cluster spec.
     :param where: what the spec is for, e.g. ``"job 123 cluster job_clusters/main"``.
+    :param existing: the cluster spec the job holds now (None: every unknown field is refused).
+    :return: one warning per kept field the SDK could not check (empty when there is none).
     :raises InvalidClusterSpecError: naming ``where`` and listing every problem.
     """
     from databricks.sdk.service.compute import ClusterSpec
     from databricks.sdk.version import __version__ as sdk_version
 
     problems: list[str] = []
+    kept: list[str] = []
     if not isinstance(spec, Mapping):
         problems.append(f"the cluster spec must be an object, got {show(spec)}")
     else:
@@ -136,7 +172,18 @@ def validate_cluster_spec(spec: Mapping[str, Any], *, where: str) -> None:
                 f"({type(error).__name__}: {error}); a nested field has the wrong shape"
             )
         else:
-            _roundtrip_problems(spec, roundtrip, (), sdk_version, problems)
+            found: list[Finding] = []
+            _roundtrip_problems(spec, roundtrip, (), sdk_version, found)
+            for path, message in found:
+                before = _MISSING if existing is None else _value_at(existing, path)
+                if before is not _MISSING and json_equal(before, _value_at(spec, path)):
+                    kept.append(
+                        f"{where}: {format_path(path)}: kept as the job has it; databricks-sdk "
+                        f"{sdk_version} does not know it, so it was not checked (a newer "
+                        "databricks-sdk can check it)"
+                    )
+                else:
+                    problems.append(message)
         _sizing_problems(spec, problems)
         _shape_problems(spec, problems)
     if problems:
@@ -146,3 +193,4 @@ def validate_cluster_spec(spec: Mapping[str, Any], *, where: str) -> None:
             f"({len(problems)} problem{'s' if len(problems) != 1 else ''}):\n{listing}\n"
             "Nothing should be written: fix the job's cluster or request a new recommendation."
         )
+    return kept

@@ -75,3 +75,63 @@ def test_validate_single_problem(spec: dict[str, Any], expected: str) -> None:
         validate_cluster_spec(spec, where="here")
     assert "The cluster spec for here would be rejected" in str(caught.value)
     assert expected in str(caught.value)
+
+
+# --- fields newer than the installed databricks-sdk ----------------------------------------
+
+#: No databricks-sdk release knows this field, so these tests hold on any SDK version.
+FUTURE_FIELD = "zz_field_newer_than_any_sdk"
+
+
+def test_validate_keeps_an_unknown_field_the_job_already_had() -> None:
+    existing = {"num_workers": 2, "node_type_id": "m5.large", FUTURE_FIELD: 125}
+    merged = {**existing, "num_workers": 4}
+
+    kept = validate_cluster_spec(merged, where="job 7 cluster main", existing=existing)
+
+    assert len(kept) == 1
+    assert kept[0].startswith(f"job 7 cluster main: {FUTURE_FIELD}: kept as the job has it")
+    assert "does not know it" in kept[0]
+
+
+def test_validate_keeps_an_unknown_nested_field_the_job_already_had() -> None:
+    existing = {"num_workers": 1, "aws_attributes": {"availability": "SPOT", FUTURE_FIELD: "x"}}
+
+    kept = validate_cluster_spec(dict(existing), where="here", existing=existing)
+
+    assert [k.split(": ")[1] for k in kept] == [f"aws_attributes.{FUTURE_FIELD}"]
+
+
+def test_validate_refuses_an_unknown_field_the_recommendation_added() -> None:
+    existing = {"num_workers": 2, "node_type_id": "m5.large"}
+    merged = {**existing, FUTURE_FIELD: 125}
+
+    with pytest.raises(InvalidClusterSpecError) as caught:
+        validate_cluster_spec(merged, where="job 7 cluster main", existing=existing)
+
+    assert f"{FUTURE_FIELD}: dropped by databricks-sdk" in str(caught.value)
+
+
+def test_validate_refuses_an_unknown_field_whose_value_the_recommendation_changed() -> None:
+    existing = {"num_workers": 2, FUTURE_FIELD: 125}
+
+    with pytest.raises(InvalidClusterSpecError, match=f"{FUTURE_FIELD}: dropped"):
+        validate_cluster_spec({**existing, FUTURE_FIELD: 250}, where="here", existing=existing)
+
+
+def test_validate_still_refuses_wrong_types_in_fields_the_job_had() -> None:
+    existing = {"num_workers": 2, "spark_conf": {"a": "1"}, FUTURE_FIELD: 1}
+    merged = {**existing, "num_workers": "many", "spark_conf": {"a": 1}}
+
+    with pytest.raises(InvalidClusterSpecError) as caught:
+        validate_cluster_spec(merged, where="here", existing=existing)
+
+    message = str(caught.value)
+    assert "num_workers: must be an integer >= 0" in message
+    assert "spark_conf.a: must be a string, got 1" in message
+    assert FUTURE_FIELD not in message
+
+
+def test_validate_without_the_existing_spec_refuses_every_unknown_field() -> None:
+    with pytest.raises(InvalidClusterSpecError, match=f"{FUTURE_FIELD}: dropped"):
+        validate_cluster_spec({"num_workers": 1, FUTURE_FIELD: 1}, where="here")

@@ -1,0 +1,340 @@
+"""`make test-compat`: the built wheel against every supported Airflow minor and provider range.
+
+One virtualenv per cell (Airflow release x databricks provider at the declared floor or at its
+latest release), built with uv under ``compat/constraints-<airflow>.txt`` and holding the wheel
+with nothing extra. Each cell runs ``compat/cell_check.py``. Virtualenvs are cached under
+``.compat/venvs`` by a hash of what goes into them (constraints, pins, the wheel's declared
+dependencies); the wheel itself is rebuilt and reinstalled on every run.
+
+    python scripts/compat.py                 # every cell
+    python scripts/compat.py --cell 3.1.8    # cells whose name contains "3.1.8"
+    python scripts/compat.py --constraints   # regenerate compat/constraints-*.txt
+    python scripts/compat.py --jobs 1        # one cell at a time (default: 2 at once)
+    python scripts/compat.py --readme        # and, when every cell passes, update README.md
+
+Prints a table (also written to ``.compat/table.md``) and ``N passed, N failed in S s``; exits 1
+if any cell failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPAT = ROOT / "compat"
+CACHE = ROOT / ".compat"
+
+#: Airflow 2.11 and each Airflow 3 minor at its latest patch, with the day after its release on
+#: PyPI: the
+#: constraints resolve plain ``apache-airflow==<release>`` with nothing newer than that day.
+AIRFLOW_RELEASES = {
+    "2.11.2": "2026-03-15",
+    "3.0.6": "2025-08-30",
+    "3.1.8": "2026-03-12",
+    "3.2.2": "2026-05-30",
+    "3.3.2": "2026-09-18",
+}
+
+#: The declared floors (pyproject.toml), pinned together in the "floor" cells.
+FLOOR_PINS = (
+    "apache-airflow-providers-databricks==7.9.0",
+    "apache-airflow-providers-common-compat==1.13.0",
+    "databricks-sdk==0.40.0",
+)
+
+SHOWN = (
+    "apache-airflow-providers-databricks",
+    "apache-airflow-providers-common-compat",
+    "databricks-sdk",
+)
+
+CHECKS = (
+    "imports",
+    "templates",
+    "db-migrate",
+    "apply-run-now",
+    "deferrable-sensor",
+    "fleet",
+    "connection-form",
+    "providers-get",
+    "check-config-hint",
+)
+
+
+@dataclass
+class Cell:
+    airflow: str
+    label: str  # "floor" or "latest"
+    pins: tuple[str, ...]
+    versions: dict[str, str] = field(default_factory=dict)
+    results: dict[str, tuple[str, str]] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"airflow-{self.airflow}-databricks-{self.label}"
+
+    @property
+    def constraints(self) -> Path:
+        return COMPAT / f"constraints-{self.airflow}.txt"
+
+    @property
+    def passed(self) -> bool:
+        return (
+            not self.error
+            and len(self.results) == len(CHECKS)
+            and all(verdict == "PASS" for verdict, _ in self.results.values())
+        )
+
+
+def uv() -> str:
+    here = Path(sys.executable).with_name("uv")
+    found = str(here) if here.exists() else shutil.which("uv")
+    if not found:
+        raise SystemExit("uv is needed: run `make install` first (it installs uv into .venv)")
+    return found
+
+
+def sh(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+# --- constraints ---------------------------------------------------------------------------
+
+
+def write_constraints() -> None:
+    """Resolve plain Airflow of each release as of its release day; keep Airflow's own stack.
+
+    Provider lines are dropped: a cell chooses its provider versions (floor or latest), and
+    uv resolves them against this stack.
+    """
+    for release, day in AIRFLOW_RELEASES.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            req = Path(tmp) / "req.in"
+            req.write_text(f"apache-airflow=={release}\n")
+            out = Path(tmp) / "out.txt"
+            proc = sh(
+                [
+                    uv(), "pip", "compile", "--quiet", "--no-header", "--no-annotate",
+                    "--python-version", "3.11", "--exclude-newer", f"{day}T00:00:00Z",
+                    str(req), "-o", str(out),
+                ]
+            )  # fmt: skip
+            if proc.returncode != 0:
+                raise SystemExit(f"resolving Airflow {release} failed:\n{proc.stderr}")
+            pins = [
+                line
+                for line in out.read_text().splitlines()
+                if line and not line.startswith(("#", "apache-airflow-providers-"))
+            ]
+        header = [
+            f"# Plain Apache Airflow {release} with the dependency versions of its release day.",
+            "# Generated by `python scripts/compat.py --constraints`: uv pip compile",
+            f"# apache-airflow=={release} --python-version 3.11 --exclude-newer {day}, provider",
+            "# lines removed (each compat cell picks its provider versions). See compat/README.md.",
+        ]
+        target = COMPAT / f"constraints-{release}.txt"
+        target.write_text("\n".join(header + pins) + "\n")
+        print(f"wrote {target.relative_to(ROOT)} ({len(pins)} pins)")
+
+
+# --- the wheel and the virtualenvs ---------------------------------------------------------
+
+
+def build_wheel() -> Path:
+    dist = CACHE / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    proc = sh([uv(), "build", "--wheel", "--out-dir", str(dist), str(ROOT)])
+    if proc.returncode != 0:
+        raise SystemExit(f"building the wheel failed:\n{proc.stdout}\n{proc.stderr}")
+    [wheel] = dist.glob("airflow_gradient-*.whl")
+    return wheel
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as archive:
+        [meta] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        text = archive.read(meta).decode()
+    return sorted(re.findall(r"^Requires-Dist: (.+)$", text, flags=re.MULTILINE))
+
+
+def venv_for(cell: Cell, wheel: Path) -> tuple[Path, str]:
+    """The cell's virtualenv, created when its cache key is new; the wheel (re)installed."""
+    key_source = "\n".join(
+        [
+            cell.constraints.read_text(),
+            *cell.pins,
+            *wheel_requirements(wheel),
+            f"{sys.version_info.major}.{sys.version_info.minor}",
+        ]
+    )
+    key = hashlib.sha256(key_source.encode()).hexdigest()[:12]
+    venv = CACHE / "venvs" / f"{cell.name}-{key}"
+    python = venv / "bin" / "python"
+    ready = venv / ".ready"
+    reused = ready.exists()
+    if not reused:
+        shutil.rmtree(venv, ignore_errors=True)
+        made = sh([uv(), "venv", "--quiet", "--python", sys.executable, str(venv)])
+        if made.returncode != 0:
+            raise RuntimeError(f"uv venv failed: {made.stderr}")
+    install = sh(
+        [
+            uv(), "pip", "install", "--quiet", "--python", str(python),
+            "--reinstall-package", "airflow-gradient",
+            "-c", str(cell.constraints),
+            str(wheel), f"apache-airflow=={cell.airflow}", *cell.pins,
+        ]
+    )  # fmt: skip
+    if install.returncode != 0:
+        raise RuntimeError(f"uv pip install failed:\n{install.stderr[-3000:]}")
+    check = sh([uv(), "pip", "check", "--python", str(python)])
+    if check.returncode != 0:
+        raise RuntimeError(f"uv pip check failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}")
+    ready.touch()
+    listed = sh([uv(), "pip", "list", "--python", str(python), "--format", "json"])
+    versions = {p["name"]: p["version"] for p in json.loads(listed.stdout)}
+    cell.versions = {name: versions.get(name, "-") for name in SHOWN}
+    return python, "cached" if reused else "built"
+
+
+def run_cell(cell: Cell, wheel: Path) -> None:
+    start = time.monotonic()
+    logs = CACHE / "logs" / cell.name
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    try:
+        python, how = venv_for(cell, wheel)
+    except RuntimeError as error:
+        cell.error = str(error)
+        cell.seconds = time.monotonic() - start
+        (logs / "install.log").write_text(cell.error)
+        return
+    setup = time.monotonic() - start
+    with tempfile.TemporaryDirectory(prefix="compat-") as work:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env.pop("VIRTUAL_ENV", None)
+        proc = sh(
+            [
+                str(python), str(COMPAT / "cell_check.py"),
+                "--work", work, "--example-dags", str(ROOT / "example_dags"),
+            ],
+            env=env,
+            cwd=work,
+            timeout=1200,
+        )  # fmt: skip
+        for log in (Path(work) / "logs").glob("*.log"):
+            shutil.copy(log, logs / log.name)
+    (logs / "cell_check.out").write_text(proc.stdout + proc.stderr)
+    for line in proc.stdout.splitlines():
+        if line.startswith("CHECK "):
+            _, name, verdict, _seconds, detail = line.split(" ", 4)
+            cell.results[name] = (verdict, json.loads(detail))
+    if len(cell.results) != len(CHECKS):
+        cell.error = f"cell_check.py exited {proc.returncode}:\n{proc.stderr[-3000:]}"
+    cell.seconds = time.monotonic() - start
+    print(
+        f"  {cell.name}: venv {how} in {setup:.0f} s, "
+        f"{'PASS' if cell.passed else 'FAIL'} in {cell.seconds:.0f} s",
+        flush=True,
+    )
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def mark(cell: Cell, check: str) -> str:
+    """One table entry: ok, n/a (the check does not apply to this cell), FAIL."""
+    if cell.error and not cell.results:
+        return "install failed"
+    verdict, detail = cell.results.get(check, ("FAIL", ""))
+    if verdict != "PASS":
+        return "**FAIL**"
+    return "n/a" if detail.startswith("n/a") else "ok"
+
+
+def table(cells: list[Cell]) -> str:
+    head = ["Airflow", "databricks provider", "common-compat", "databricks-sdk"]
+    head += [*CHECKS, "time"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for cell in cells:
+        marks = [mark(cell, check) for check in CHECKS]
+        versions = [cell.versions.get(n, "-") for n in SHOWN]
+        versions[0] = f"{versions[0]} ({cell.label})"
+        rows.append(
+            "| " + " | ".join([cell.airflow, *versions, *marks, f"{cell.seconds:.0f} s"]) + " |"
+        )
+    return "\n".join(rows)
+
+
+def write_readme_table(report: str) -> None:
+    """Put ``report`` between the compat-table markers of README.md."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- compat-table:start -->\n", "<!-- compat-table:end -->"
+    head, rest = text.split(start, 1)
+    _, tail_ = rest.split(end, 1)
+    readme.write_text(f"{head}{start}{report}\n{end}{tail_}")
+    print("README.md: compatibility table updated")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cell", action="append", default=[], help="run cells matching this")
+    parser.add_argument("--constraints", action="store_true", help="regenerate constraints")
+    parser.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
+    parser.add_argument(
+        "--readme", action="store_true", help="write the table into README.md when all pass"
+    )
+    args = parser.parse_args()
+    if args.constraints:
+        write_constraints()
+        return 0
+    start = time.monotonic()
+    cells = [
+        Cell(release, label, pins)
+        for release in AIRFLOW_RELEASES
+        for label, pins in (("floor", FLOOR_PINS), ("latest", ()))
+    ]
+    cells = [c for c in cells if not args.cell or any(m in c.name for m in args.cell)]
+    wheel = build_wheel()
+    print(f"Built {wheel.name}; {len(cells)} cells", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        list(pool.map(lambda cell: run_cell(cell, wheel), cells))
+    report = table(cells)
+    CACHE.mkdir(exist_ok=True)
+    (CACHE / "table.md").write_text(report + "\n")
+    print("\n" + report + "\n")
+    for cell in cells:
+        if cell.passed:
+            continue
+        print(f"--- {cell.name} (logs: {(CACHE / 'logs' / cell.name).relative_to(ROOT)})")
+        if cell.error:
+            print(cell.error[-3000:])
+        for name, (verdict, detail) in cell.results.items():
+            if verdict != "PASS":
+                print(f"{name}: {detail[-3000:]}")
+    passed = sum(c.passed for c in cells)
+    failed = len(cells) - passed
+    if args.readme and not failed:
+        write_readme_table(report)
+    print(f"{passed} passed, {failed} failed in {time.monotonic() - start:.0f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
