@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from airflow_gradient.get_provider_info import (
     GRADIENT_UI_FIELD_BEHAVIOUR,
     get_provider_info,
 )
-from airflow_gradient.hooks.gradient import DEFAULT_API_URL, TOKEN_CACHE
+from airflow_gradient.hooks.gradient import DEFAULT_API_URL
 from airflow_gradient.sandbox import Sandbox
 
 HOOK = "airflow_gradient.hooks.gradient.GradientHook"
@@ -155,14 +154,6 @@ def test_airflow_3_0_and_3_1_get_the_same_form_from_the_hook_methods(
 
 
 # --- the Test button ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        TOKEN_CACHE.clear()
-        yield sandbox
-    TOKEN_CACHE.clear()
 
 
 def press_test_button(monkeypatch: pytest.MonkeyPatch, **fields: Any) -> tuple[bool, str]:

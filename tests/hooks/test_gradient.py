@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -15,21 +15,11 @@ from airflow_gradient.exceptions import (
     GradientTransportError,
     GradientUnexpectedResponseError,
 )
-from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
+from airflow_gradient.hooks.gradient import GradientHook
 from airflow_gradient.sandbox import Sandbox
 from tests.hooks.conftest import logged_text, retry_lines
 
 TOKEN = "/v1/auth/token"
-
-
-@pytest.fixture
-def sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        for name, value in sandbox.connections().items():
-            monkeypatch.setenv(name, value)
-        TOKEN_CACHE.clear()
-        yield sandbox
-    TOKEN_CACHE.clear()
 
 
 def hook(**kwargs: float) -> GradientHook:

@@ -20,8 +20,9 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    """A running sandbox whose Databricks runs finish at once."""
+def template_sb() -> Iterator[Sandbox]:
+    """A fresh sandbox of this test's own whose Databricks runs finish at once: the secret scan
+    at teardown lists every token it issued, so nothing may carry over."""
     with Sandbox() as sandbox:
         sandbox.databricks.run_duration = 0.0
         yield sandbox
@@ -29,7 +30,7 @@ def sb() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def airflow_home(
-    tmp_path: Path, migrated_db: Path, sb: Sandbox
+    tmp_path: Path, migrated_db: Path, template_sb: Sandbox
 ) -> Iterator[Callable[..., AirflowHome]]:
     """``airflow_home("gradient_fleet.py", ...)``: a home whose dags folder holds those
     templates; every ``airflow dags test`` started in it is stopped at teardown.
@@ -48,7 +49,7 @@ def airflow_home(
     yield make
     for home in homes:
         home.stop_all()
-    found = leaks(sandbox_secrets(sb), [home.home for home in homes])
+    found = leaks(sandbox_secrets(template_sb), [home.home for home in homes])
     assert not found, f"credentials leaked: {found}"
 
 

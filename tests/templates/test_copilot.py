@@ -50,8 +50,8 @@ class Parked:
         return output
 
 
-def job_settings(sb: Sandbox, job_id: int) -> dict[str, Any]:
-    settings: dict[str, Any] = sb.databricks.get_job(job_id)["settings"]
+def job_settings(template_sb: Sandbox, job_id: int) -> dict[str, Any]:
+    settings: dict[str, Any] = template_sb.databricks.get_job(job_id)["settings"]
     return settings
 
 
@@ -60,30 +60,38 @@ def main_cluster(settings: dict[str, Any]) -> dict[str, Any]:
     return cluster
 
 
-def job_updates(sb: Sandbox) -> int:
-    return len([r for r in sb.requests_to("databricks", "POST") if r.path.endswith("/jobs/update")])
+def job_updates(template_sb: Sandbox) -> int:
+    return len(
+        [
+            r
+            for r in template_sb.requests_to("databricks", "POST")
+            if r.path.endswith("/jobs/update")
+        ]
+    )
 
 
-def runs_of(sb: Sandbox, job_id: int) -> list[dict[str, Any]]:
-    return [r for r in sb.databricks.runs if r["job_id"] == job_id]
+def runs_of(template_sb: Sandbox, job_id: int) -> list[dict[str, Any]]:
+    return [r for r in template_sb.databricks.runs if r["job_id"] == job_id]
 
 
 @pytest.fixture
 def parked(
-    sb: Sandbox,
+    template_sb: Sandbox,
     airflow_home: Callable[..., AirflowHome],
     api_server: Callable[[AirflowHome], ApiServer],
 ) -> Parked:
     """Run the copilot DAG on the demo job until ``approve`` awaits an answer."""
-    seeded = sb.seed_demo()  # the job, its project, and an older SUCCESS recommendation
-    sb.gradient.recommendation_ready_after_reads = 1  # PENDING on the first read, then SUCCESS
+    seeded = template_sb.seed_demo()  # the job, its project, and an older SUCCESS recommendation
+    template_sb.gradient.recommendation_ready_after_reads = (
+        1  # PENDING on the first read, then SUCCESS
+    )
     job_id, project_id = seeded["job_id"], seeded["project_id"]
-    before = job_settings(sb, job_id)
+    before = job_settings(template_sb, job_id)
 
     home = airflow_home("gradient_copilot.py")
     server = api_server(home)  # starts while `dags test` gets going
     variables = {"gradient_project_id": project_id, "databricks_job_id": str(job_id)}
-    proc, log = home.start_dags_test(DAG_ID, home.env(sb.connections(), variables))
+    proc, log = home.start_dags_test(DAG_ID, home.env(template_sb.connections(), variables))
     server.wait_ready()
     run_id = server.wait_for_input(DAG_ID, "approve", proc, log, timeout=180)
     return Parked(
@@ -91,9 +99,9 @@ def parked(
     )
 
 
-def check_parked(sb: Sandbox, parked: Parked) -> str:
+def check_parked(template_sb: Sandbox, parked: Parked) -> str:
     """What must hold while the run waits for a human; the requested recommendation's id."""
-    requested = sb.gradient.recommendations(parked.project_id)[0]
+    requested = template_sb.gradient.recommendations(parked.project_id)[0]
     assert requested["id"] != parked.seeded_recommendation_id
     assert requested["state"] == "SUCCESS"
     states = parked.server.task_states(DAG_ID, parked.run_id)
@@ -111,20 +119,20 @@ def check_parked(sb: Sandbox, parked: Parked) -> str:
     assert "(absent)" in body and "| 6" in body, body
 
     # The dry run wrote nothing; only the first run has happened.
-    assert job_settings(sb, parked.job_id) == parked.before
-    assert job_updates(sb) == 0
-    assert len(runs_of(sb, parked.job_id)) == 1
+    assert job_settings(template_sb, parked.job_id) == parked.before
+    assert job_updates(template_sb) == 0
+    assert len(runs_of(template_sb, parked.job_id)) == 1
     rec_id: str = requested["id"]
     return rec_id
 
 
 @pytest.mark.timeout(300)
 def test_approved_recommendation_is_applied_and_the_job_runs_on_it(
-    sb: Sandbox, parked: Parked
+    template_sb: Sandbox, parked: Parked
 ) -> None:
-    rec_id = check_parked(sb, parked)
+    rec_id = check_parked(template_sb, parked)
     # A newer recommendation arrives while the approval waits: it must not be applied unreviewed.
-    unreviewed = sb.gradient.add_recommendation(parked.project_id, {"num_workers": 12})
+    unreviewed = template_sb.gradient.add_recommendation(parked.project_id, {"num_workers": 12})
 
     answer = parked.server.respond(DAG_ID, parked.run_id, "approve", "Approve")
     assert answer["chosen_options"] == ["Approve"]
@@ -132,21 +140,23 @@ def test_approved_recommendation_is_applied_and_the_job_runs_on_it(
 
     states = parked.server.task_states(DAG_ID, parked.run_id)
     assert all(states[task] == "success" for task in AFTER_APPROVAL), states
-    after = job_settings(sb, parked.job_id)
+    after = job_settings(template_sb, parked.job_id)
     cluster = main_cluster(after)
     assert cluster["custom_tags"]["sync:recommendation-id"] == rec_id != unreviewed
     assert cluster["num_workers"] == 6 and "autoscale" not in cluster
     assert cluster["init_scripts"] == main_cluster(parked.before)["init_scripts"]
-    assert job_updates(sb) == 1
-    first, second = runs_of(sb, parked.job_id)
+    assert job_updates(template_sb) == 1
+    first, second = runs_of(template_sb, parked.job_id)
     assert main_cluster(first) == main_cluster(parked.before)
     assert main_cluster(second) == cluster
     assert second["state"]["result_state"] == "SUCCESS"
 
 
 @pytest.mark.timeout(300)
-def test_rejected_recommendation_leaves_the_job_untouched(sb: Sandbox, parked: Parked) -> None:
-    check_parked(sb, parked)
+def test_rejected_recommendation_leaves_the_job_untouched(
+    template_sb: Sandbox, parked: Parked
+) -> None:
+    check_parked(template_sb, parked)
 
     answer = parked.server.respond(DAG_ID, parked.run_id, "approve", "Reject")
     assert answer["chosen_options"] == ["Reject"]
@@ -155,6 +165,6 @@ def test_rejected_recommendation_leaves_the_job_untouched(sb: Sandbox, parked: P
     states = parked.server.task_states(DAG_ID, parked.run_id)
     assert states["approve"] == "success"
     assert all(states[task] == "skipped" for task in AFTER_APPROVAL), states
-    assert job_settings(sb, parked.job_id) == parked.before
-    assert job_updates(sb) == 0
-    assert len(runs_of(sb, parked.job_id)) == 1
+    assert job_settings(template_sb, parked.job_id) == parked.before
+    assert job_updates(template_sb) == 0
+    assert len(runs_of(template_sb, parked.job_id)) == 1

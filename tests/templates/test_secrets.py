@@ -17,40 +17,44 @@ from tests.templates.harness import AirflowHome
 
 @pytest.mark.timeout(240)
 def test_apply_then_run_and_a_failing_rollback_dag_leak_nothing(
-    sb: Sandbox, airflow_home: Callable[..., AirflowHome]
+    template_sb: Sandbox, airflow_home: Callable[..., AirflowHome]
 ) -> None:
-    seeded = sb.seed_demo()
+    seeded = template_sb.seed_demo()
     variables = {"gradient_project_id": seeded["project_id"], "databricks_job_id": seeded["job_id"]}
     home = airflow_home("gradient_apply_then_run.py", "gradient_rollback_on_failure.py")
-    home.dags_test("gradient_apply_then_run", home.env(sb.connections(), variables)).assert_ok()
+    home.dags_test(
+        "gradient_apply_then_run", home.env(template_sb.connections(), variables)
+    ).assert_ok()
 
     # A failing run and an apply error put exception text into the logs too.
-    sb.databricks.next_run_result = "FAILED"
-    sb.gradient.add_recommendation(seeded["project_id"], {"num_workers": 10_001})
-    failed = home.dags_test("gradient_rollback_on_failure", home.env(sb.connections(), variables))
+    template_sb.databricks.next_run_result = "FAILED"
+    template_sb.gradient.add_recommendation(seeded["project_id"], {"num_workers": 10_001})
+    failed = home.dags_test(
+        "gradient_rollback_on_failure", home.env(template_sb.connections(), variables)
+    )
     assert failed.returncode != 0
     assert "num_workers" in failed.output  # the apply failed with a clear error ...
-    assert sb.gradient.issued_tokens  # ... after really authenticating
+    assert template_sb.gradient.issued_tokens  # ... after really authenticating
     # ... and the teardown of ``airflow_home`` scans both runs' output, logs and database.
-    assert leaks(sandbox_secrets(sb), [home.home], [failed.output]) == []
+    assert leaks(sandbox_secrets(template_sb), [home.home], [failed.output]) == []
 
 
 def test_the_hook_masks_the_key_id_secret_and_token(
-    sb: Sandbox, monkeypatch: pytest.MonkeyPatch
+    template_sb: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
     from airflow.sdk.log import mask_secret  # noqa: F401  (the masker the hook feeds)
 
     from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
 
-    for name, value in sb.connections().items():
+    for name, value in template_sb.connections().items():
         monkeypatch.setenv(name, value)
     TOKEN_CACHE.clear()
     GradientHook().get_products()
-    [token] = sb.gradient.issued_tokens
-    text = json.dumps([sb.api_key_id, sb.api_key_secret, token])
+    [token] = template_sb.gradient.issued_tokens
+    text = json.dumps([template_sb.api_key_id, template_sb.api_key_secret, token])
     redacted = str(redact(text))
-    for secret in (sb.api_key_id, sb.api_key_secret, token):
+    for secret in (template_sb.api_key_id, template_sb.api_key_secret, token):
         assert secret not in redacted
 
 

@@ -29,22 +29,25 @@ TASK = {
 
 
 def settled_requests(
-    sb: Sandbox, service: str | None = None, method: str | None = None, path: str | None = None
+    webhook_sb: Sandbox,
+    service: str | None = None,
+    method: str | None = None,
+    path: str | None = None,
 ) -> list[RequestRecord]:
-    """``sb.requests_to(...)`` once the log stops growing.
+    """``webhook_sb.requests_to(...)`` once the log stops growing.
 
     The sandbox records a request after its reply is flushed, so a snapshot taken right after
     a call may miss that call's last request (or two): wait until two reads 50 ms apart agree.
     """
     deadline = time.monotonic() + 2.0
-    previous = sb.requests
+    previous = webhook_sb.requests
     while time.monotonic() < deadline:
         time.sleep(0.05)
-        current = sb.requests
+        current = webhook_sb.requests
         if current == previous:
             break
         previous = current
-    return sb.requests_to(service, method, path)
+    return webhook_sb.requests_to(service, method, path)
 
 
 class FakeTI:
@@ -58,8 +61,9 @@ class FakeTI:
 
 
 @pytest.fixture
-def sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    """A running sandbox whose connections (and the webhook connection) are in the env."""
+def webhook_sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    """A fresh sandbox of this test's own (destinations are looked up by name, so they must not
+    carry over from another test), its connections and the webhook connection in the env."""
     with Sandbox() as sandbox:
         for name, value in sandbox.connections().items():
             monkeypatch.setenv(name, value)
@@ -78,13 +82,15 @@ def sb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def oncall(sb: Sandbox) -> str:
+def oncall(webhook_sb: Sandbox) -> str:
     """Id of an existing "On-call" destination the job notifies on failure."""
-    return str(sb.databricks.create_destination("On-call", "https://hooks.example/oncall")["id"])
+    return str(
+        webhook_sb.databricks.create_destination("On-call", "https://hooks.example/oncall")["id"]
+    )
 
 
 @pytest.fixture
-def make_job(sb: Sandbox, oncall: str) -> Callable[..., int]:
+def make_job(webhook_sb: Sandbox, oncall: str) -> Callable[..., int]:
     """Create a job with email notifications, an on_failure webhook and a task-level webhook.
 
     ``on_start`` ids are created as destinations first, so the job only names real ones.
@@ -96,7 +102,7 @@ def make_job(sb: Sandbox, oncall: str) -> Callable[..., int]:
         notifications: dict[str, Any] = {"on_failure": [{"id": oncall}]}
         if on_start is not None:
             notifications["on_start"] = [{"id": i} for i in on_start]
-        return sb.databricks.create_job(
+        return webhook_sb.databricks.create_job(
             {
                 "name": name,
                 "tasks": [task],
@@ -110,12 +116,16 @@ def make_job(sb: Sandbox, oncall: str) -> Callable[..., int]:
 
 
 @pytest.fixture
-def destinations(sb: Sandbox) -> Callable[[int], list[str]]:
+def destinations(webhook_sb: Sandbox) -> Callable[[int], list[str]]:
     """Create ``n`` extra destinations ("Extra 0", ...); return their ids."""
 
     def create(n: int) -> list[str]:
         return [
-            str(sb.databricks.create_destination(f"Extra {i}", f"https://hooks.example/{i}")["id"])
+            str(
+                webhook_sb.databricks.create_destination(
+                    f"Extra {i}", f"https://hooks.example/{i}"
+                )["id"]
+            )
             for i in range(n)
         ]
 

@@ -12,13 +12,13 @@ DEST = "/api/2.0/notification-destinations"
 
 
 def test_lost_create_reply_then_conflict_reuses_the_destination(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     """A create whose reply is lost is retried, gets 409, and the task reuses what it made."""
     from tenacity import stop_after_attempt, wait_fixed
 
     job_id = make_job()
-    sb.faults.inject("databricks", "POST", DEST, status=503, after=True)
+    webhook_sb.faults.inject("databricks", "POST", DEST, status=503, after=True)
     result, _ = run(
         job_id=job_id,
         webhook_conn_id="gradient_webhook",
@@ -27,8 +27,11 @@ def test_lost_create_reply_then_conflict_reuses_the_destination(
             "retry_args": {"stop": stop_after_attempt(2), "wait": wait_fixed(0.01)},
         },
     )
-    made = [d for d in sb.databricks.destinations if d["display_name"] == "Gradient"]
+    made = [d for d in webhook_sb.databricks.destinations if d["display_name"] == "Gradient"]
     assert len(made) == 1
     assert result["destination_id"] == made[0]["id"]
     assert result["job_updated"] is True
-    assert [r.status for r in settled_requests(sb, "databricks", "POST", DEST)] == [503, 409]
+    assert [r.status for r in settled_requests(webhook_sb, "databricks", "POST", DEST)] == [
+        503,
+        409,
+    ]

@@ -28,17 +28,17 @@ DEST = "/api/2.0/notification-destinations"
 UPDATE = "/api/2.2/jobs/update"
 
 
-def writes(sb: Sandbox) -> list[str]:
+def writes(webhook_sb: Sandbox) -> list[str]:
     """Every write the Databricks sandbox served, as ``METHOD path``."""
     return [
         f"{r.method} {r.path}"
-        for r in settled_requests(sb, "databricks")
+        for r in settled_requests(webhook_sb, "databricks")
         if r.method in ("POST", "PATCH", "DELETE", "PUT")
     ]
 
 
-def settings(sb: Sandbox, job_id: int) -> dict[str, Any]:
-    return sb.databricks.get_job(job_id)["settings"]
+def settings(webhook_sb: Sandbox, job_id: int) -> dict[str, Any]:
+    return webhook_sb.databricks.get_job(job_id)["settings"]
 
 
 def assert_others_kept(before: dict[str, Any], after: dict[str, Any]) -> None:
@@ -58,21 +58,23 @@ def assert_no_secret(text: str) -> None:
 
 
 def test_new_destination_is_created_and_wired(
-    sb: Sandbox,
+    webhook_sb: Sandbox,
     make_job: Callable[..., int],
     run: Callable[..., Any],
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    oncall = next(d["id"] for d in sb.databricks.destinations if d["display_name"] == "On-call")
+    oncall = next(
+        d["id"] for d in webhook_sb.databricks.destinations if d["display_name"] == "On-call"
+    )
     job_id = make_job(on_start=[oncall])
-    before = settings(sb, job_id)
-    sb.clear_requests()
+    before = settings(webhook_sb, job_id)
+    webhook_sb.clear_requests()
     caplog.set_level(logging.DEBUG)
 
     result, ti = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
-    created = [d for d in sb.databricks.destinations if d["display_name"] == "Gradient"]
+    created = [d for d in webhook_sb.databricks.destinations if d["display_name"] == "Gradient"]
     assert len(created) == 1
     stored = created[0]["config"]
     assert stored == {"url": WEBHOOK_URL, "username": WEBHOOK_USER, "password": WEBHOOK_PASSWORD}
@@ -82,7 +84,7 @@ def test_new_destination_is_created_and_wired(
         "destination_created": True,
         "job_updated": True,
     }
-    after = settings(sb, job_id)
+    after = settings(webhook_sb, job_id)
     assert after["webhook_notifications"]["on_start"] == [
         {"id": oncall},
         {"id": created[0]["id"]},
@@ -91,7 +93,7 @@ def test_new_destination_is_created_and_wired(
     assert after["email_notifications"] == {"on_failure": ["oncall@acme.example"]}
     assert after["webhook_notifications"]["on_failure"] == [{"id": oncall}]
     assert after["tasks"][0]["webhook_notifications"] == {"on_start": [{"id": oncall}]}
-    assert writes(sb) == [f"POST {DEST}", f"POST {UPDATE}"]
+    assert writes(webhook_sb) == [f"POST {DEST}", f"POST {UPDATE}"]
     assert ti.xcom["databricks_job_url"].endswith(f"/jobs/{job_id}")
 
     # Nothing the task shows carries the webhook's secrets, not even the DEBUG log.
@@ -103,7 +105,7 @@ def test_new_destination_is_created_and_wired(
     assert "webhook at https://hooks.example from connection 'gradient_webhook'" in logged
 
 
-def test_hook_reply_for_a_new_destination_shows_no_secret(sb: Sandbox) -> None:
+def test_hook_reply_for_a_new_destination_shows_no_secret(webhook_sb: Sandbox) -> None:
     from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
     hook = GradientDatabricksHook(retry_limit=1)
@@ -118,62 +120,64 @@ def test_hook_reply_for_a_new_destination_shows_no_secret(sb: Sandbox) -> None:
 
 
 def test_existing_destination_is_reused_without_post(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
-    existing = sb.databricks.create_destination("Gradient", "https://hooks.example/old")
+    existing = webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/old")
     job_id = make_job()
-    sb.clear_requests()
+    webhook_sb.clear_requests()
 
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
     assert result["destination_id"] == existing["id"]
     assert result["destination_created"] is False
     assert result["job_updated"] is True
-    assert writes(sb) == [f"POST {UPDATE}"]
+    assert writes(webhook_sb) == [f"POST {UPDATE}"]
     # Reused as it is: the secrets of the connection were not written into it.
-    stored = next(d for d in sb.databricks.destinations if d["id"] == existing["id"])
+    stored = next(d for d in webhook_sb.databricks.destinations if d["id"] == existing["id"])
     assert stored["config"] == {"url": "https://hooks.example/old"}
-    assert settings(sb, job_id)["webhook_notifications"]["on_start"] == [{"id": existing["id"]}]
+    assert settings(webhook_sb, job_id)["webhook_notifications"]["on_start"] == [
+        {"id": existing["id"]}
+    ]
 
 
 def test_existing_destination_found_on_a_later_page(
-    sb: Sandbox,
+    webhook_sb: Sandbox,
     make_job: Callable[..., int],
     run: Callable[..., Any],
     destinations: Callable[[int], list[str]],
 ) -> None:
     destinations(45)  # the sandbox lists 20 a page: "Gradient" is on the third
-    existing = sb.databricks.create_destination("Gradient", "https://hooks.example/old")
+    existing = webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/old")
     job_id = make_job()
-    sb.clear_requests()
+    webhook_sb.clear_requests()
 
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
     assert result["destination_id"] == existing["id"]
     assert result["destination_created"] is False
-    assert len(settled_requests(sb, "databricks", "GET", DEST)) == 3
-    assert writes(sb) == [f"POST {UPDATE}"]
+    assert len(settled_requests(webhook_sb, "databricks", "GET", DEST)) == 3
+    assert writes(webhook_sb) == [f"POST {UPDATE}"]
 
 
 def test_custom_display_name(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     job_id = make_job()
     result, _ = run(
         job_name="etl", destination="Gradient (prod)", webhook_conn_id="gradient_webhook"
     )
-    names = {d["id"]: d["display_name"] for d in sb.databricks.destinations}
+    names = {d["id"]: d["display_name"] for d in webhook_sb.databricks.destinations}
     assert names[result["destination_id"]] == "Gradient (prod)"
     assert result["job_id"] == job_id
 
 
 def test_job_already_wired_writes_nothing(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], oncall: str
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], oncall: str
 ) -> None:
-    existing = sb.databricks.create_destination("Gradient", "https://hooks.example/old")
+    existing = webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/old")
     job_id = make_job(on_start=[oncall, existing["id"]])
-    before = settings(sb, job_id)
-    sb.clear_requests()
+    before = settings(webhook_sb, job_id)
+    webhook_sb.clear_requests()
 
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
@@ -183,38 +187,38 @@ def test_job_already_wired_writes_nothing(
         "destination_created": False,
         "job_updated": False,
     }
-    assert settled_requests(sb, "databricks", "POST", UPDATE) == []
-    assert writes(sb) == []
-    assert settings(sb, job_id) == before
+    assert settled_requests(webhook_sb, "databricks", "POST", UPDATE) == []
+    assert writes(webhook_sb) == []
+    assert settings(webhook_sb, job_id) == before
 
 
 def test_second_run_is_idempotent(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     job_id = make_job()
     first, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
-    wired = settings(sb, job_id)
-    sb.clear_requests()
+    wired = settings(webhook_sb, job_id)
+    webhook_sb.clear_requests()
 
     second, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
     assert first["destination_created"] is True
     assert first["job_updated"] is True
     assert second == {**first, "destination_created": False, "job_updated": False}
-    assert writes(sb) == []
-    assert settings(sb, job_id) == wired
+    assert writes(webhook_sb) == []
+    assert settings(webhook_sb, job_id) == wired
 
 
 def test_full_on_start_fails_clearly_before_any_write(
-    sb: Sandbox,
+    webhook_sb: Sandbox,
     make_job: Callable[..., int],
     run: Callable[..., Any],
     destinations: Callable[[int], list[str]],
 ) -> None:
     ids = destinations(3)
     job_id = make_job(on_start=ids)
-    before = settings(sb, job_id)
-    sb.clear_requests()
+    before = settings(webhook_sb, job_id)
+    webhook_sb.clear_requests()
 
     with pytest.raises(WebhookLimitError) as err:
         run(job_id=job_id, webhook_conn_id="gradient_webhook")
@@ -224,51 +228,51 @@ def test_full_on_start_fails_clearly_before_any_write(
     assert "3" in message
     assert all(i in message for i in ids)
     assert "Nothing was changed" in message
-    assert writes(sb) == []
-    assert settings(sb, job_id) == before
-    assert not [d for d in sb.databricks.destinations if d["display_name"] == "Gradient"]
+    assert writes(webhook_sb) == []
+    assert settings(webhook_sb, job_id) == before
+    assert not [d for d in webhook_sb.databricks.destinations if d["display_name"] == "Gradient"]
 
 
 def test_full_on_start_with_an_existing_destination_fails_without_writes(
-    sb: Sandbox,
+    webhook_sb: Sandbox,
     make_job: Callable[..., int],
     run: Callable[..., Any],
     destinations: Callable[[int], list[str]],
 ) -> None:
-    sb.databricks.create_destination("Gradient", "https://hooks.example/old")
+    webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/old")
     job_id = make_job(on_start=destinations(3))
-    sb.clear_requests()
+    webhook_sb.clear_requests()
 
     with pytest.raises(WebhookLimitError):
         run(job_id=job_id, webhook_conn_id="gradient_webhook")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_full_on_start_that_already_lists_the_destination_is_fine(
-    sb: Sandbox,
+    webhook_sb: Sandbox,
     make_job: Callable[..., int],
     run: Callable[..., Any],
     destinations: Callable[[int], list[str]],
 ) -> None:
-    existing = sb.databricks.create_destination("Gradient", "https://hooks.example/old")
+    existing = webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/old")
     job_id = make_job(on_start=[*destinations(2), existing["id"]])
-    sb.clear_requests()
+    webhook_sb.clear_requests()
 
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
     assert result["job_updated"] is False
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_destination_from_gradient_workspace(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
-    workspace = sb.gradient.create_workspace(sb.databricks.workspace_id)
+    workspace = webhook_sb.gradient.create_workspace(webhook_sb.databricks.workspace_id)
     job_id = make_job()
-    before = settings(sb, job_id)
-    sb.clear_requests()
+    before = settings(webhook_sb, job_id)
+    webhook_sb.clear_requests()
 
-    result, _ = run(job_id=job_id, gradient_workspace_id=sb.databricks.workspace_id)
+    result, _ = run(job_id=job_id, gradient_workspace_id=webhook_sb.databricks.workspace_id)
 
     assert result == {
         "job_id": job_id,
@@ -276,14 +280,14 @@ def test_destination_from_gradient_workspace(
         "destination_created": False,
         "job_updated": True,
     }
-    assert writes(sb) == [f"POST {UPDATE}"]
-    after = settings(sb, job_id)
+    assert writes(webhook_sb) == [f"POST {UPDATE}"]
+    after = settings(webhook_sb, job_id)
     assert after["webhook_notifications"]["on_start"] == [{"id": workspace["webhook_id"]}]
     assert_others_kept(before, after)
 
 
 def test_created_meanwhile_by_another_writer_is_reused(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], monkeypatch: Any
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], monkeypatch: Any
 ) -> None:
     from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
@@ -295,14 +299,14 @@ def test_created_meanwhile_by_another_writer_is_reused(
         calls["n"] += 1
         if calls["n"] == 1:  # the other writer creates it right after our first lookup
             listed = list(real_iter(self))
-            sb.databricks.create_destination("Gradient", "https://hooks.example/theirs")
+            webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/theirs")
             return iter(listed)
         return real_iter(self)
 
     monkeypatch.setattr(GradientDatabricksHook, "iter_destinations", racing_iter)
     result, _ = run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
-    theirs = [d for d in sb.databricks.destinations if d["display_name"] == "Gradient"]
+    theirs = [d for d in webhook_sb.databricks.destinations if d["display_name"] == "Gradient"]
     assert len(theirs) == 1
     assert result["destination_id"] == theirs[0]["id"]
     assert result["destination_created"] is False
@@ -310,11 +314,11 @@ def test_created_meanwhile_by_another_writer_is_reused(
 
 
 def test_update_that_did_not_take_is_reported(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     job_id = make_job()
     # The update answers 200 but never reaches the job (as if another writer undid it).
-    sb.faults.inject("databricks", "POST", UPDATE, status=200, body={})
+    webhook_sb.faults.inject("databricks", "POST", UPDATE, status=200, body={})
     with pytest.raises(DatabricksJobError, match=f"After jobs/update, Databricks job {job_id}"):
         run(job_id=job_id, webhook_conn_id="gradient_webhook")
 
@@ -322,99 +326,100 @@ def test_update_that_did_not_take_is_reported(
 # --- bad inputs ------------------------------------------------------------------------------
 
 
-def test_unknown_job_id(sb: Sandbox, run: Callable[..., Any]) -> None:
+def test_unknown_job_id(webhook_sb: Sandbox, run: Callable[..., Any]) -> None:
     with pytest.raises(DatabricksJobError, match=r"job 424242 does not exist"):
         run(job_id=424242, webhook_conn_id="gradient_webhook")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
-def test_job_id_that_is_not_a_number(sb: Sandbox, run: Callable[..., Any]) -> None:
+def test_job_id_that_is_not_a_number(webhook_sb: Sandbox, run: Callable[..., Any]) -> None:
     with pytest.raises(DatabricksJobError, match="not a Databricks job id"):
         run(job_id="etl", webhook_conn_id="gradient_webhook")
 
 
 def test_unknown_job_name(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     make_job(name="etl")
     with pytest.raises(DatabricksJobError, match="No Databricks job is named 'nightly'"):
         run(job_name="nightly", webhook_conn_id="gradient_webhook")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_webhook_connection_missing(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     job_id = make_job()
     with pytest.raises(NotificationDestinationError, match=r"'no_such_conn'.*does not exist"):
         run(job_id=job_id, webhook_conn_id="no_such_conn")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_webhook_connection_without_host(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], monkeypatch: Any
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any], monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_EMPTY_HOOK", json.dumps({"conn_type": "http", "login": "u"}))
     job_id = make_job()
     with pytest.raises(NotificationDestinationError, match="has no host"):
         run(job_id=job_id, webhook_conn_id="empty_hook")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_two_destinations_with_the_same_name(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     # The sandbox refuses duplicate names on create; rename one into a clash.
-    a = sb.databricks.create_destination("Gradient", "https://hooks.example/a")
-    b = sb.databricks.create_destination("Gradient 2", "https://hooks.example/b")
+    a = webhook_sb.databricks.create_destination("Gradient", "https://hooks.example/a")
+    b = webhook_sb.databricks.create_destination("Gradient 2", "https://hooks.example/b")
     import httpx
 
     with httpx.Client(
-        base_url=sb.databricks_url, headers={"Authorization": f"Bearer {sb.databricks_token}"}
+        base_url=webhook_sb.databricks_url,
+        headers={"Authorization": f"Bearer {webhook_sb.databricks_token}"},
     ) as client:
         reply = client.patch(f"{DEST}/{b['id']}", json={"display_name": "Gradient"})
     assert reply.status_code == 200
     job_id = make_job()
-    sb.clear_requests()
+    webhook_sb.clear_requests()
 
     with pytest.raises(NotificationDestinationError, match="2 Databricks notification") as err:
         run(job_id=job_id, webhook_conn_id="gradient_webhook")
     assert a["id"] in str(err.value)
     assert b["id"] in str(err.value)
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_workspace_without_webhook_id(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
-    sb.gradient.create_workspace("111", webhook_id="")
+    webhook_sb.gradient.create_workspace("111", webhook_id="")
     job_id = make_job()
     with pytest.raises(NotificationDestinationError, match="workspace 111 has no webhook_id"):
         run(job_id=job_id, gradient_workspace_id="111")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_workspace_unknown_to_gradient(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
     job_id = make_job()
     with pytest.raises(
         NotificationDestinationError, match="Gradient knows no Databricks workspace"
     ):
         run(job_id=job_id, gradient_workspace_id="999")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_webhook_id_that_is_no_destination(
-    sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
+    webhook_sb: Sandbox, make_job: Callable[..., int], run: Callable[..., Any]
 ) -> None:
-    sb.gradient.create_workspace("222", webhook_id="9f0c0e3e-0000-4000-8000-000000000000")
+    webhook_sb.gradient.create_workspace("222", webhook_id="9f0c0e3e-0000-4000-8000-000000000000")
     job_id = make_job()
     with pytest.raises(
         NotificationDestinationError, match="webhook_id 9f0c0e3e-0000-4000-8000-000000000000"
     ):
         run(job_id=job_id, gradient_workspace_id="222")
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 @pytest.mark.parametrize(
@@ -447,7 +452,7 @@ def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any], message: str
     assert str(err.value).startswith("wire: ")
 
 
-def test_templated_source_that_renders_empty_fails_at_execute(sb: Sandbox) -> None:
+def test_templated_source_that_renders_empty_fails_at_execute(webhook_sb: Sandbox) -> None:
     from airflow.sdk import DAG
 
     from airflow_gradient.operators.webhook import GradientWebhookOperator
@@ -459,7 +464,7 @@ def test_templated_source_that_renders_empty_fails_at_execute(sb: Sandbox) -> No
     op.gradient_workspace_id = ""  # what rendering an empty param leaves
     with pytest.raises(GradientError, match="after rendering, say where"):
         op.execute({"ti": object()})  # type: ignore[arg-type]
-    assert writes(sb) == []
+    assert writes(webhook_sb) == []
 
 
 def test_template_fields() -> None:
