@@ -61,8 +61,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Gradient",
                 "python-modules": [
                     "airflow_gradient.hooks.gradient",
-                    "airflow_gradient.hooks.databricks_jobs",
-                    "airflow_gradient.hooks.notification_destinations",
+                    "airflow_gradient.hooks.databricks",
                 ],
             }
         ],

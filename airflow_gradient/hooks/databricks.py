@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import (
     LIST_JOBS_ENDPOINT,
     UPDATE_ENDPOINT,
     DatabricksHook,
 )
-from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_gradient.exceptions import (
     DatabricksJobError,
