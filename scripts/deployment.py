@@ -54,7 +54,7 @@ LOCAL_SETTINGS = '''"""Cluster policies of this deployment: airflow-gradient's p
 
 from airflow_gradient.policies import dag_policy  # noqa: F401
 '''
-HOSTNAME_MODULE = '''"""Task hostnames: each Celery worker of the deployment reports its own name."""
+HOSTNAME_MODULE = '''"""Task hostnames: each Celery worker of the deployment reports its name."""
 
 import os
 import socket

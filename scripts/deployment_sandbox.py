@@ -7,6 +7,9 @@ drive and observe it through a third loopback port (the *control* port):
 * ``GET /health``: ``{"ok": true}`` (no token needed).
 * ``GET /requests``: the request log (routing facts only, see ``Sandbox.requests``).
 * ``GET /tokens``: every Gradient access token issued so far (for secret scans).
+* ``GET /token-clients``: for each ``POST /v1/auth/token``, the client's process id and
+  session id (each component of the deployment runs in a session of its own, so the session
+  tells which Celery worker the task process belongs to).
 * ``POST /call`` ``{"target": "gradient.create_project", "kwargs": {...}}``: call one method
   (or set one attribute with ``{"target": ..., "set": value}``) of the ``Sandbox`` or of its
   ``gradient``, ``databricks`` or ``faults`` part; the reply is ``{"result": ...}`` (JSON).
@@ -18,6 +21,7 @@ environment as well, so that they never appear on a command line.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import json
@@ -25,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
@@ -32,6 +37,58 @@ from typing import Any
 from airflow_gradient.sandbox import Sandbox
 
 PARTS = ("gradient", "databricks", "faults")
+TOKEN_PATH = "/v1/auth/token"
+
+
+def _socket_inode(port: int) -> str | None:
+    """Inode of the loopback TCP socket whose local port is ``port`` (a client's end)."""
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if fields[1].endswith(suffix):
+                    return fields[9]
+    return None
+
+
+def client_process(port: int) -> dict[str, int | None]:
+    """``{"pid", "sid"}`` of the process holding the client end ``127.0.0.1:port``."""
+    inode = _socket_inode(port)
+    if inode is None:
+        return {"pid": None, "sid": None}
+    target = f"socket:[{inode}]"
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) == target:
+                        with open(f"/proc/{entry.name}/stat") as stat:
+                            sid = int(stat.read().rpartition(")")[2].split()[3])
+                        return {"pid": int(entry.name), "sid": sid}
+    return {"pid": None, "sid": None}
+
+
+def watch_token_clients(sb: Sandbox) -> list[dict[str, Any]]:
+    """Record which process asks for each Gradient token; the list fills as they come.
+
+    The stdlib server runs each connection in a thread started with ``(socket, address)``:
+    the client's port is read from there, then its process from /proc."""
+    found: list[dict[str, Any]] = []
+    handle = sb.gradient.handle
+
+    def recording(request: Any) -> Any:
+        if request.method == "POST" and request.path == TOKEN_PATH:
+            args = getattr(threading.current_thread(), "_args", ())
+            address = args[1] if len(args) > 1 else None
+            client = client_process(address[1]) if address else {"pid": None, "sid": None}
+            found.append({"at": time.time(), **client})
+        return handle(request)
+
+    sb.gradient.handle = recording  # type: ignore[method-assign]
+    return found
 
 
 def _resolve(sb: Sandbox, target: str) -> tuple[Any, str]:
@@ -68,7 +125,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def make_handler(sb: Sandbox, token: str) -> type[BaseHTTPRequestHandler]:
+def make_handler(
+    sb: Sandbox, token: str, token_clients: list[dict[str, Any]]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -99,6 +158,8 @@ def make_handler(sb: Sandbox, token: str) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, {"requests": sb.requests})
             elif self.path == "/tokens":
                 self._reply(200, {"tokens": sb.gradient.issued_tokens})
+            elif self.path == "/token-clients":
+                self._reply(200, {"token_clients": list(token_clients)})
             else:
                 self._reply(404, {"error": f"no control route {self.path}"})
 
@@ -138,9 +199,10 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with sb:
+        token_clients = watch_token_clients(sb)
         server = ThreadingHTTPServer(
             ("127.0.0.1", int(env["SANDBOX_CONTROL_PORT"])),
-            make_handler(sb, env["SANDBOX_CONTROL_TOKEN"]),
+            make_handler(sb, env["SANDBOX_CONTROL_TOKEN"], token_clients),
         )
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -16,7 +16,9 @@ import httpx
 FINISHED = ("success", "failed")
 
 
-def wait_until(check: Callable[[], Any], *, timeout: float, what: str, interval: float = 1.0) -> Any:
+def wait_until(
+    check: Callable[[], Any], *, timeout: float, what: str, interval: float = 1.0
+) -> Any:
     """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -60,9 +62,7 @@ class AirflowApi:
     def trigger(self, dag_id: str) -> str:
         """Unpause ``dag_id`` and start a run of it; the run id."""
         self.request("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
-        run = self.request(
-            "POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None}
-        )
+        run = self.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
         run_id: str = run["dag_run_id"]
         return run_id
 
@@ -77,8 +77,7 @@ class AirflowApi:
         run: dict[str, Any] = wait_until(
             lambda: (r := self.run(dag_id, run_id))["state"] in FINISHED and r,
             timeout=timeout,
-            what=f"run {run_id} of {dag_id} to finish "
-            f"(tasks: {self.states(dag_id, run_id)})",
+            what=f"run {run_id} of {dag_id} to finish (tasks: {self.states(dag_id, run_id)})",
             interval=2.0,
         )
         return run
@@ -165,6 +164,11 @@ class SandboxControl:
 
     def tokens(self) -> list[str]:
         found: list[str] = self.client.get("/tokens").json()["tokens"]
+        return found
+
+    def token_clients(self) -> list[dict[str, Any]]:
+        """``{"at", "pid", "sid"}`` of the process behind each token request."""
+        found: list[dict[str, Any]] = self.client.get("/token-clients").json()["token_clients"]
         return found
 
     def job_settings(self, job_id: int) -> dict[str, Any]:
