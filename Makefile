@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean test-deployment
+.PHONY: install test lint typecheck pytest demo bench clean test-deployment deployment redis
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +32,17 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# A real multi-process deployment (scripts/deployment.py), driven over REST; always torn down.
-test-deployment: $(DEPLOY_STAMP)
+# Debian's redis-server when missing (as root; otherwise `up` says what to install).
+redis:
 	@if [ "$$(id -u)" = 0 ] && ! command -v redis-server >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; fi
+
+# Start the local deployment and leave it running (stop: .venv/bin/python scripts/deployment.py down).
+deployment: $(DEPLOY_STAMP) redis
+	$(BIN)/python scripts/deployment.py up
+
+# A real multi-process deployment (scripts/deployment.py), driven over REST; always torn down.
+test-deployment: $(DEPLOY_STAMP) redis
 	$(BIN)/python scripts/deployment.py down
 	status=0; $(BIN)/pytest tests/deployment -p no:cacheprovider --timeout 900 -rA || status=$$?; \
 		$(BIN)/python scripts/deployment.py down; exit $$status

@@ -7,6 +7,7 @@ import signal
 import time
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 from tests.deployment.client import (
     AirflowApi,
@@ -68,6 +69,13 @@ def test_killed_worker_mid_apply_is_retried_and_the_job_ends_exactly_merged(
     assert run["state"] == "success", states
     apply = api.task_instance(APPLY_THEN_RUN, run_id, "apply_recommendation")
     assert apply["state"] == "success" and apply["try_number"] == 2, apply
+    tries = api.request(
+        "GET",
+        f"/api/v2/dags/{APPLY_THEN_RUN}/dagRuns/{quote(run_id, safe='')}"
+        "/taskInstances/apply_recommendation/tries",
+    )["task_instances"]
+    killed = next(t for t in tries if t["try_number"] == 1)
+    assert killed["state"] == "failed" and killed["hostname"] == ti["hostname"], killed
 
     after = sandbox.job_settings(ids["job_id"])
     tags = main_cluster(after)["custom_tags"]
