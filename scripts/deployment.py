@@ -33,6 +33,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +364,39 @@ def _run(state: dict[str, Any], name: str, argv: list[str], timeout: float = 300
         raise DeploymentError(f"{name} failed ({proc.returncode}):\n{output[-3000:]}")
 
 
+def _add_connections(state: dict[str, Any]) -> None:
+    """``gradient_default`` and ``databricks_default`` with ``airflow connections add`` (both
+    CLIs at once: each pays Airflow's import time), stored encrypted with the Fernet key."""
+    gradient = {
+        "conn_type": "gradient",
+        "host": state["gradient_url"],
+        "login": state["gradient_api_key_id"],
+        "password": state["gradient_api_key_secret"],
+    }
+    databricks = {
+        "conn_type": "databricks",
+        "host": LOOPBACK,
+        "port": state["ports"]["databricks"],
+        "schema": "http",
+        "password": state["databricks_token"],
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(
+                _run,
+                state,
+                f"airflow connections add {conn_id}",
+                [AIRFLOW, "connections", "add", conn_id, "--conn-json", json.dumps(conn)],
+            )
+            for conn_id, conn in (
+                ("gradient_default", gradient),
+                ("databricks_default", databricks),
+            )
+        ]
+        for future in futures:
+            future.result()
+
+
 def _start_postgres(state: dict[str, Any]) -> None:
     pgdata = Path(tempfile.mkdtemp(prefix="airflow-gradient-pg-"))
     state["pgdata"] = str(pgdata)
@@ -602,24 +636,7 @@ def up(
         _wait_healthy(state, name, started)
     _save_state(state)
     _run(state, "airflow db migrate", [AIRFLOW, "db", "migrate"], timeout=600)
-    for service, url in (("gradient", "gradient_url"), ("databricks", "databricks_url")):
-        conn: dict[str, Any] = {"conn_type": service, "host": state[url]}
-        if service == "gradient":
-            conn.update(
-                login=state["gradient_api_key_id"], password=state["gradient_api_key_secret"]
-            )
-        else:
-            conn.update(host=LOOPBACK, port=state["ports"]["databricks"], schema="http")
-            conn["password"] = state["databricks_token"]
-        argv = [
-            AIRFLOW,
-            "connections",
-            "add",
-            f"{service}_default",
-            "--conn-json",
-            json.dumps(conn),
-        ]
-        _run(state, f"airflow connections add {service}_default", argv)
+    _add_connections(state)
     rest = [n for n in components(state) if n not in ("postgres", "sandbox", "redis")]
     since = time.time()
     for name in rest:

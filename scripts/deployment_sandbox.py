@@ -40,21 +40,23 @@ PARTS = ("gradient", "databricks", "faults")
 TOKEN_PATH = "/v1/auth/token"
 
 
-def _socket_inode(port: int) -> str | None:
-    """Inode of the loopback TCP socket whose local port is ``port`` (a client's end)."""
-    suffix = f":{port:04X}"
+def _socket_inode(client_port: int, server_port: int) -> str | None:
+    """Inode of the client's end of a live loopback connection ``client_port -> server_port``.
+
+    Closed connections in TIME_WAIT may share the client port; they have inode 0."""
+    local, remote = f":{client_port:04X}", f":{server_port:04X}"
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with contextlib.suppress(OSError), open(table) as rows:
             for row in list(rows)[1:]:
                 fields = row.split()
-                if fields[1].endswith(suffix):
+                if fields[1].endswith(local) and fields[2].endswith(remote) and fields[9] != "0":
                     return fields[9]
     return None
 
 
-def client_process(port: int) -> dict[str, int | None]:
-    """``{"pid", "sid"}`` of the process holding the client end ``127.0.0.1:port``."""
-    inode = _socket_inode(port)
+def client_process(client_port: int, server_port: int) -> dict[str, int | None]:
+    """``{"pid", "sid"}`` of the process holding the client end of a connection."""
+    inode = _socket_inode(client_port, server_port)
     if inode is None:
         return {"pid": None, "sid": None}
     target = f"socket:[{inode}]"
@@ -83,7 +85,13 @@ def watch_token_clients(sb: Sandbox) -> list[dict[str, Any]]:
         if request.method == "POST" and request.path == TOKEN_PATH:
             args = getattr(threading.current_thread(), "_args", ())
             address = args[1] if len(args) > 1 else None
-            client = client_process(address[1]) if address else {"pid": None, "sid": None}
+            server_port = int(sb.gradient_url.rsplit(":", 1)[1])
+            client: dict[str, int | None] = {"pid": None, "sid": None}
+            for _ in range(5) if address else ():
+                client = client_process(address[1], server_port)
+                if client["pid"] is not None:
+                    break
+                time.sleep(0.05)
             found.append({"at": time.time(), **client})
         return handle(request)
 
