@@ -58,7 +58,7 @@ def rss_by_component(script: ModuleType, state: dict[str, Any]) -> dict[str, flo
     found = {}
     for name, session in state["sessions"].items():
         total_kib = 0
-        for pid in script._members(session):
+        for pid in script.members(session):
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:

@@ -43,7 +43,7 @@ def test_the_wait_survives_a_killed_triggerer_and_applies_once(
     old_pid = state["pids"]["triggerer"]
     os.killpg(old_pid, signal.SIGKILL)
     wait_until(
-        lambda: not script._members(state["sessions"]["triggerer"]),
+        lambda: not script.members(state["sessions"]["triggerer"]),
         timeout=30,
         what="the killed triggerer to be gone",
     )
