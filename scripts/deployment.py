@@ -415,14 +415,28 @@ def public(state: dict[str, Any]) -> dict[str, Any]:
 def up(
     workers: int = 2, dags_folders: list[Path] | None = None, executor: str = "celery"
 ) -> dict[str, Any]:
-    """Start the whole deployment and wait until it is healthy; return :func:`public`."""
+    """Start the whole deployment and wait until it is healthy; return :func:`public`.
+
+    When anything fails, what was started is stopped again (:func:`down`) before raising."""
     if load_state():
         raise DeploymentError(f"A deployment is recorded in {state_file()}: run `down` first")
     if executor == "celery" and workers < 1:
         raise DeploymentError("--workers must be at least 1 with the Celery executor")
-    shutil.rmtree(state_dir(), ignore_errors=True)
-    state = new_state(state_dir(), workers, list(dags_folders or []), executor)
+    base = state_dir()
+    for leftover in ("home", "dags", "logs"):  # a previous run's files, nothing else
+        shutil.rmtree(base / leftover, ignore_errors=True)
+    state = new_state(base, workers, list(dags_folders or []), executor)
     _save_state(state)
+    try:
+        return _start(state)
+    except BaseException:
+        print("up failed: stopping what it started", file=sys.stderr)
+        down()
+        raise
+
+
+def _start(state: dict[str, Any]) -> dict[str, Any]:
+    executor = state["executor"]
     write_files(state)
     started = time.time()
     _start_postgres(state)
@@ -499,12 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            try:
-                info = up(args.workers, args.dags_folder, args.executor)
-            except BaseException:
-                print("up failed: stopping what it started", file=sys.stderr)
-                down()
-                raise
+            info = up(args.workers, args.dags_folder, args.executor)
         elif args.command == "restart":
             info = restart(args.component)
         else:

@@ -83,11 +83,7 @@ def deployment(script: ModuleType, figures: dict[str, Any]) -> Iterator[dict[str
         assert state, "AIRFLOW_GRADIENT_DEPLOYMENT_REUSE=1 but no deployment is up"
         info = script.public(state)
     else:
-        try:
-            info = script.up(workers=2)
-        except BaseException:
-            script.down()
-            raise
+        info = script.up(workers=2)  # stops what it started if it fails
     try:
         yield info
     finally:
