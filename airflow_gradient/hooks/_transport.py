@@ -100,13 +100,13 @@ class GradientTransport(BaseHook):
     def _client(self) -> httpx.Client:
         return build_client(self._client_options(), asynchronous=False)
 
-    def _aclient(self, creds: GradientCredentials) -> httpx.AsyncClient:
+    def _aclient(self, creds: GradientCredentials) -> Lease:
         """The running loop's async client shared by every hook with these credentials and
         client options (one pool, one SSL context), leased until :meth:`aclose`."""
         lease = self._lease
         if lease is None or lease.loop is not asyncio.get_running_loop():
             lease = self._lease = ASYNC_CLIENTS.lease((creds.cache_key, self._client_options()))
-        return lease.client
+        return lease
 
     def close(self) -> None:
         """Close the HTTP client, if one was opened."""
@@ -290,7 +290,7 @@ class GradientTransport(BaseHook):
             return await self._asend(client, request)
 
     async def _atoken(
-        self, client: httpx.AsyncClient, creds: GradientCredentials, deadline: float
+        self, client: Lease, creds: GradientCredentials, deadline: float
     ) -> str:
         """Async :meth:`_token`: the loop's lock of the credential, not the thread lock (which
         would block the event loop). Waiters find the token the first one fetched."""
@@ -304,7 +304,7 @@ class GradientTransport(BaseHook):
             result = await self._asend(client, self._token_request(creds, deadline))
             return store_token(creds, result, self.gradient_conn_id)
 
-    async def _asend(self, client: httpx.AsyncClient, request: _Request) -> Any:
+    async def _asend(self, client: Lease, request: _Request) -> Any:
         import httpx
         from tenacity import AsyncRetrying
 
@@ -312,13 +312,14 @@ class GradientTransport(BaseHook):
             async for attempt in AsyncRetrying(**self._retry_policy(request)):
                 with attempt:
                     try:
-                        response = await client.request(
-                            request.method,
-                            request.url,
-                            params=request.params,
-                            json=request.json,
-                            headers=request.headers,
-                        )
+                        async with client.gate:
+                            response = await client.client.request(
+                                request.method,
+                                request.url,
+                                params=request.params,
+                                json=request.json,
+                                headers=request.headers,
+                            )
                     except httpx.TransportError as err:
                         raise transport_failure(request.method, request.path, err) from err
                     return reply_result(
