@@ -40,7 +40,9 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="gradient-bench-")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR")
 
-from sandbox_process import RemoteSandbox  # noqa: E402
+import itertools
+
+from sandbox_process import RemoteSandbox
 
 TOKEN = "/v1/auth/token"
 
@@ -224,7 +226,7 @@ def measure(sb: RemoteSandbox, kind: str, n: int) -> Batch:
         if result["start"] <= at < result["end"]:
             polls[key].append(at)
     counts = [len(polls.get(k, [])) for k in polls] + [0] * (n - len(polls))
-    gaps = [b - a for times in polls.values() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for times in polls.values() for a, b in itertools.pairwise(times)]
     firsts = [times[0] - result["start"] for times in polls.values()]
     batch.rss_kb = result["rss"] / n / 1024
     batch.cpu_ms_per_poll = result["cpu"] / max(1, sum(counts)) * 1000
@@ -256,7 +258,8 @@ def table(batches: list[Batch]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for b in batches:
-        assert b.polls is not None and b.delays is not None
+        assert b.polls is not None
+        assert b.delays is not None
         lines.append(
             f"| {b.n} | {names[b.kind]} | {b.traced_kb:.1f} kB / {b.rss_kb:.1f} kB "
             f"| {b.cpu_ms_per_poll:.2f} ms "
@@ -268,7 +271,7 @@ def table(batches: list[Batch]) -> str:
 
 
 def main() -> int:
-    global ARGS
+    global ARGS  # noqa: PLW0603 - the options of this one run
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[200, 1000])
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per request")
