@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import statistics
 import sys
@@ -190,7 +191,10 @@ async def run_batch(
     done_at = time.time()
     await asyncio.get_running_loop().run_in_executor(None, finish)
     finished_at = time.time()
-    await asyncio.wait_for(asyncio.gather(*tasks), timeout=ARGS.interval * 10 + 60)
+    _, late = await asyncio.wait(tasks, timeout=ARGS.interval * 10 + 60)
+    for task in late:  # reported as missing events, not waited for
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     return {
         "start": start,
         "end": start + window,
@@ -240,7 +244,7 @@ def measure(sb: RemoteSandbox, kind: str, n: int) -> Batch:
     )
     batch.delays = result["delays"]
     if len(batch.delays) != n:
-        raise SystemExit(f"{kind}: {len(batch.delays)} events for {n} triggers")
+        print(f"  {kind} N={n}: only {len(batch.delays)} events within the wait")
     kinds = Counter(f"{r.method} {r.path.rsplit('/', 1)[-1]}" for r in records)
     print(f"  {kind} N={n}: requests {dict(kinds)}; shared clients {result['shared_clients']}")
     return batch
@@ -265,7 +269,8 @@ def table(batches: list[Batch]) -> str:
             f"| {b.cpu_ms_per_poll:.2f} ms "
             f"| min {min(b.polls)}, median {statistics.median(b.polls):g} ({b.due}) "
             f"| {b.max_gap:.2f} s | {b.tokens} "
-            f"| {statistics.median(b.delays):.2f} s / {max(b.delays):.2f} s |"
+            f"| {statistics.median(b.delays or [math.nan]):.2f} s / "
+            f"{max(b.delays or [math.nan]):.2f} s ({len(b.delays)} events) |"
         )
     return "\n".join(lines)
 

@@ -289,9 +289,7 @@ class GradientTransport(BaseHook):
             request = self._prepare(creds, method, path, token=token, **kwargs)
             return await self._asend(client, request)
 
-    async def _atoken(
-        self, client: Lease, creds: GradientCredentials, deadline: float
-    ) -> str:
+    async def _atoken(self, client: Lease, creds: GradientCredentials, deadline: float) -> str:
         """Async :meth:`_token`: the loop's lock of the credential, not the thread lock (which
         would block the event loop). Waiters find the token the first one fetched."""
         cached = TOKEN_CACHE.get(creds.cache_key, time.time())
