@@ -57,6 +57,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/apply.py
+	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
 	$(BIN)/python benchmarks/fault_matrix.py
 

@@ -1,14 +1,19 @@
 """Gradient access tokens: the per-process cache, the token request, and reading its reply.
 
 One cache for the whole process, keyed by credential (base URL, key id, a digest of the
-secret), so every hook of a worker shares a token. The sync hook takes :attr:`TokenCache.lock`
-around the token request, so one credential has one token request in flight at a time.
+secret), so every hook of a worker shares a token. One token request per credential is in
+flight at a time: the sync hook holds the credential's thread lock
+(:meth:`TokenCache.lock_for`) around it, the async hook the credential's ``asyncio.Lock`` of
+the running loop (:meth:`TokenCache.alock_for`); whoever waited finds the new token cached. So
+200 triggers starting at once send one token request, not 200.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -40,7 +45,23 @@ class TokenCache:
 
     def __init__(self) -> None:
         self._tokens: dict[CacheKey, Token] = {}
-        self.lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._locks: dict[CacheKey, threading.Lock] = {}
+        self._alocks: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[CacheKey, asyncio.Lock]
+        ] = weakref.WeakKeyDictionary()
+
+    def lock_for(self, key: CacheKey) -> threading.Lock:
+        """The thread lock a sync caller holds while it requests a token for ``key``."""
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def alock_for(self, key: CacheKey) -> asyncio.Lock:
+        """The running loop's lock an async caller holds while it requests a token for ``key``
+        (a thread lock would block the loop; a new loop gets new locks)."""
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            return self._alocks.setdefault(loop, {}).setdefault(key, asyncio.Lock())
 
     def get(self, key: CacheKey, now: float) -> str | None:
         """The cached token, unless it expires within :data:`TOKEN_EXPIRY_MARGIN`."""
@@ -59,7 +80,8 @@ class TokenCache:
             del self._tokens[key]
 
     def clear(self) -> None:
-        self._tokens.clear()
+        with self._guard:
+            self._tokens.clear()
 
 
 TOKEN_CACHE = TokenCache()

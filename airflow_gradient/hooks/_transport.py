@@ -9,6 +9,7 @@ token, one renewal after a 401, every retry and wait.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_gradient.exceptions import GradientAuthError, GradientTransportError
+from airflow_gradient.hooks._clients import ASYNC_CLIENTS, ClientOptions, Lease, build_client
 from airflow_gradient.hooks._credentials import (
     GradientCredentials,
     credentials_from_connection,
@@ -68,6 +70,7 @@ class GradientTransport(BaseHook):
     max_retry_after: float
     total_timeout: float
     _async_credentials: GradientCredentials | None
+    _lease: Lease | None = None
 
     # --- connection and clients -----------------------------------------------------------
 
@@ -91,17 +94,21 @@ class GradientTransport(BaseHook):
         """Return the hook's ``httpx.Client`` (one per hook, explicit timeouts)."""
         return self._client
 
+    def _client_options(self) -> ClientOptions:
+        """What shapes this hook's clients (and keys the shared async client)."""
+        return ClientOptions(timeout=self.timeout)
+
     @cached_property
     def _client(self) -> httpx.Client:
-        import httpx
+        return build_client(self._client_options(), asynchronous=False)
 
-        return httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
-
-    @cached_property
-    def _aclient(self) -> httpx.AsyncClient:
-        import httpx
-
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+    def _aclient(self, creds: GradientCredentials) -> Lease:
+        """The running loop's async client shared by every hook with these credentials and
+        client options (one pool, one SSL context), leased until :meth:`aclose`."""
+        lease = self._lease
+        if lease is None or lease.loop is not asyncio.get_running_loop():
+            lease = self._lease = ASYNC_CLIENTS.lease((creds.cache_key, self._client_options()))
+        return lease
 
     def close(self) -> None:
         """Close the HTTP client, if one was opened."""
@@ -110,10 +117,10 @@ class GradientTransport(BaseHook):
             del self.__dict__["_client"]
 
     async def aclose(self) -> None:
-        """Close the async HTTP client, if one was opened."""
-        client = self.__dict__.pop("_aclient", None)
-        if client is not None:
-            await client.aclose()
+        """Give back the shared async client (the last user closes it), if one was leased."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await ASYNC_CLIENTS.release(lease)
 
     # --- shared by the twins: deadline, request building, retry policy ------------------
 
@@ -233,7 +240,7 @@ class GradientTransport(BaseHook):
 
     def _token(self, creds: GradientCredentials, deadline: float) -> str:
         """The cached token, or a new one; one token request per credential at a time."""
-        with TOKEN_CACHE.lock:
+        with TOKEN_CACHE.lock_for(creds.cache_key):
             cached = TOKEN_CACHE.get(creds.cache_key, time.time())
             if cached is not None:
                 return cached
@@ -271,25 +278,33 @@ class GradientTransport(BaseHook):
     ) -> Any:
         """Async :meth:`_call`."""
         creds = await self._acredentials()
+        client = self._aclient(creds)
         deadline = self._deadline()
-        token = await self._atoken(creds, deadline)
+        token = await self._atoken(client, creds, deadline)
         kwargs = {"params": params, "json": json, "deadline": deadline}
         try:
-            return await self._asend(self._prepare(creds, method, path, token=token, **kwargs))
+            request = self._prepare(creds, method, path, token=token, **kwargs)
+            return await self._asend(client, request)
         except GradientAuthError:
             TOKEN_CACHE.discard(creds.cache_key, token)
-            token = await self._atoken(creds, deadline)
-            return await self._asend(self._prepare(creds, method, path, token=token, **kwargs))
+            token = await self._atoken(client, creds, deadline)
+            request = self._prepare(creds, method, path, token=token, **kwargs)
+            return await self._asend(client, request)
 
-    async def _atoken(self, creds: GradientCredentials, deadline: float) -> str:
-        """Async :meth:`_token` (without the thread lock, which would block the event loop)."""
+    async def _atoken(self, client: Lease, creds: GradientCredentials, deadline: float) -> str:
+        """Async :meth:`_token`: the loop's lock of the credential, not the thread lock (which
+        would block the event loop). Waiters find the token the first one fetched."""
         cached = TOKEN_CACHE.get(creds.cache_key, time.time())
         if cached is not None:
             return cached
-        result = await self._asend(self._token_request(creds, deadline))
-        return store_token(creds, result, self.gradient_conn_id)
+        async with TOKEN_CACHE.alock_for(creds.cache_key):
+            cached = TOKEN_CACHE.get(creds.cache_key, time.time())
+            if cached is not None:
+                return cached
+            result = await self._asend(client, self._token_request(creds, deadline))
+            return store_token(creds, result, self.gradient_conn_id)
 
-    async def _asend(self, request: _Request) -> Any:
+    async def _asend(self, client: Lease, request: _Request) -> Any:
         import httpx
         from tenacity import AsyncRetrying
 
@@ -297,13 +312,14 @@ class GradientTransport(BaseHook):
             async for attempt in AsyncRetrying(**self._retry_policy(request)):
                 with attempt:
                     try:
-                        response = await self._aclient.request(
-                            request.method,
-                            request.url,
-                            params=request.params,
-                            json=request.json,
-                            headers=request.headers,
-                        )
+                        async with client.gate:
+                            response = await client.client.request(
+                                request.method,
+                                request.url,
+                                params=request.params,
+                                json=request.json,
+                                headers=request.headers,
+                            )
                     except httpx.TransportError as err:
                         raise transport_failure(request.method, request.path, err) from err
                     return reply_result(

@@ -33,6 +33,9 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    #: Listen backlog: a fleet of triggers connects at once; the default of 5 drops
+    #: connections, which the clients then retry a second later.
+    request_queue_size = 1024
 
     def __init__(self, port: int, service: Service, faults: Faults, log: RequestLog) -> None:
         self.service = service

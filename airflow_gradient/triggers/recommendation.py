@@ -18,14 +18,32 @@ if TYPE_CHECKING:
 CLASSPATH = "airflow_gradient.triggers.recommendation.GradientRecommendationTrigger"
 
 
+class Clock:
+    """The trigger's wall clock and sleep; a test swaps in a clock it controls."""
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+#: The clock every trigger of the process reads (a module attribute, not a trigger field, so
+#: serialization and the memory of a waiting trigger stay plain data).
+CLOCK = Clock()
+
+
 class GradientRecommendationTrigger(BaseTrigger):
     """Poll a Gradient project until a recommendation newer than a reference succeeds.
 
     Each poll is one request (the first page of the project's recommendations, newest first),
     sent with the async twin of :class:`~airflow_gradient.hooks.gradient.GradientHook`; the
-    connection is read asynchronously, the access token is reused across polls and the HTTP
-    client is closed before the event is sent. Transient API errors are retried by the hook;
-    an error that outlasts those retries ends the wait (it never loops forever).
+    connection is read asynchronously. Triggers of one triggerer share, per credential, one
+    HTTP client (one pool, one SSL context) and one access token (one token request however
+    many start at once); the last trigger using a client closes it, also on cancel. Between
+    polls a trigger holds only its plain arguments and a hook. Transient API errors are
+    retried by the hook; an error that outlasts those retries ends the wait (it never loops
+    forever).
 
     Yields exactly one event: ``{"status": "success", "recommendation_id": ...}``, or
     ``{"status": "failed" | "timeout" | "error", "message": ...}`` (``failed`` also carries
@@ -111,7 +129,7 @@ class GradientRecommendationTrigger(BaseTrigger):
             if finished is not None:
                 self.log.info("Poll %d: %s", polls, outcome.message)
                 return finished
-            if self.end_time is not None and time.time() >= self.end_time:
+            if self.end_time is not None and CLOCK.now() >= self.end_time:
                 self.log.info("Poll %d: %s", polls, outcome.message)
                 deadline = datetime.fromtimestamp(self.end_time, UTC).isoformat()
                 return {
@@ -122,12 +140,12 @@ class GradientRecommendationTrigger(BaseTrigger):
                 }
             wait = self._wait_s()
             self.log.info("Poll %d: %s Next poll in %.1fs.", polls, outcome.message, wait)
-            await asyncio.sleep(wait)
+            await CLOCK.sleep(wait)
 
     def _wait_s(self) -> float:
         if self.end_time is None:
             return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.end_time - time.time()))
+        return max(0.0, min(self.poll_interval, self.end_time - CLOCK.now()))
 
     @staticmethod
     def _event_for(outcome: Outcome) -> dict[str, Any] | None:

@@ -45,6 +45,46 @@ def test_token_is_fetched_once_and_shared_by_hooks(sb: Sandbox) -> None:
     ]
 
 
+def test_many_threads_asking_at_once_send_one_token_request(sb: Sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sb.faults.set_latency(0.05, "gradient")  # the first token request is still out when the
+    hooks = [hook() for _ in range(20)]  # others ask
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda h: h.get_products(), hooks))
+    for h in hooks:
+        h.close()
+    assert all(r == ["aws-databricks", "azure-databricks"] for r in results)
+    assert calls(sb, TOKEN) == [("POST", TOKEN, 200)]
+    assert len(calls(sb, "/v1/projects/products")) == 20
+
+
+async def test_many_async_waiters_send_one_token_request_over_one_client(sb: Sandbox) -> None:
+    from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+
+    sb.faults.set_latency(0.05, "gradient")
+    hooks = [hook() for _ in range(200)]
+    results = await asyncio.gather(*(h._acall("GET", "/v1/projects/products") for h in hooks))
+    assert len(ASYNC_CLIENTS.open_clients()) == 1  # one pool, one SSL context for all 200
+    await asyncio.gather(*(h.aclose() for h in hooks))
+    assert ASYNC_CLIENTS.open_clients() == []
+    assert all(r == ["aws-databricks", "azure-databricks"] for r in results)
+    assert calls(sb, TOKEN) == [("POST", TOKEN, 200)]
+
+
+async def test_other_client_options_get_another_client(sb: Sandbox) -> None:
+    from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+
+    short, long = hook(timeout=2.0), hook(timeout=3.0)
+    await short._acall("GET", "/v1/projects/products")
+    await long._acall("GET", "/v1/projects/products")
+    first, second = ASYNC_CLIENTS.open_clients()
+    assert first is not second
+    await short.aclose()
+    await long.aclose()
+    assert first.is_closed and second.is_closed
+
+
 def test_expired_token_is_renewed_once_and_the_call_repeated(sb: Sandbox) -> None:
     h = hook()
     h.get_products()

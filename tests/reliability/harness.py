@@ -241,8 +241,7 @@ def clear_token_cache() -> None:
     """Forget cached Gradient tokens, so every run starts with a token request."""
     from airflow_gradient.hooks.gradient import TOKEN_CACHE
 
-    with TOKEN_CACHE.lock:
-        TOKEN_CACHE.clear()
+    TOKEN_CACHE.clear()
 
 
 # --- the fault matrix -------------------------------------------------------------------

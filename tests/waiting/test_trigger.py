@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import itertools
 import json
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airflow_gradient.core.waiting import Reference
-from airflow_gradient.hooks.gradient import GradientHook
+from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
 from airflow_gradient.sandbox import Sandbox
-from airflow_gradient.triggers.recommendation import GradientRecommendationTrigger
+from airflow_gradient.triggers import recommendation as recommendation_module
+from airflow_gradient.triggers.recommendation import Clock, GradientRecommendationTrigger
 
 from .conftest import FAST_HOOK, RECS, TOKEN, gradient_calls
 
@@ -74,23 +78,41 @@ async def test_failure_yields_failed_with_gradient_error_text(
     assert project_id in event["message"]
 
 
+class SteppedClock(Clock):
+    """A clock that moves only when the trigger sleeps: polls land at exact times whatever the
+    load of the machine, and each sleep is recorded."""
+
+    def __init__(self, start: float) -> None:
+        self.t = start
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+        await asyncio.sleep(0)
+
+
 async def test_timeout_polls_until_the_end_time_then_stops(
-    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, project_id = make_project()
     rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
-    end = time.time() + 0.5
+    clock = SteppedClock(1_000_000.0)
+    monkeypatch.setattr(recommendation_module, "CLOCK", clock)
+    end = clock.t + 0.45
     t = trigger(project_id, reference=awaiting(rec_id), poll_interval=0.1, end_time=end)
     [event] = await events(t)
     assert event["status"] == "timeout" and project_id in event["message"]
     assert "PENDING" in event["message"]
-    times = polls(sb, project_id)
-    # Polls 0.1 s apart (the last gap may be shorter), a last poll at the end time, none after.
-    assert len(times) >= 2
-    assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times[:-1]))
-    assert times[-1] >= end - 0.05
+    # Polls at 0, 0.1, 0.2, 0.3, 0.4, then a shorter wait to a last poll at the end time.
+    assert clock.sleeps == pytest.approx([0.1, 0.1, 0.1, 0.1, 0.05])
+    assert clock.t == pytest.approx(end)
+    assert len(polls(sb, project_id)) == 6
     await asyncio.sleep(0.3)
-    assert len(polls(sb, project_id)) == len(times)  # the trigger stopped polling
+    assert len(polls(sb, project_id)) == 6  # the trigger stopped polling
 
 
 async def test_api_error_after_the_hook_retries_ends_the_wait(
@@ -143,34 +165,86 @@ async def test_connection_is_read_async_and_the_loop_is_never_blocked(
     assert ticks >= 5
 
 
-async def test_the_client_is_closed_after_the_event_and_on_cancel(
-    sb: Sandbox, make_project: Callable[..., tuple[int, str]], monkeypatch: pytest.MonkeyPatch
+async def test_the_shared_client_is_closed_after_the_event_and_on_cancel(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
 ) -> None:
     _, project_id = make_project()
     rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
-    hooks: list[GradientHook] = []
-    make_hook = GradientRecommendationTrigger._hook
-
-    def recording(self: GradientRecommendationTrigger) -> GradientHook:
-        hooks.append(make_hook(self))
-        return hooks[-1]
-
-    monkeypatch.setattr(GradientRecommendationTrigger, "_hook", recording)
-
-    running = asyncio.create_task(
-        events(trigger(project_id, reference=awaiting(rec_id), poll_interval=5))
-    )
-    while not polls(sb, project_id):
+    running = [
+        asyncio.create_task(
+            events(trigger(project_id, reference=awaiting(rec_id), poll_interval=5))
+        )
+        for _ in range(3)
+    ]
+    while len(polls(sb, project_id)) < 3:
         await asyncio.sleep(0.01)
-    client = hooks[0].__dict__["_aclient"]
-    running.cancel()
+    [client] = ASYNC_CLIENTS.open_clients()  # three triggers, one client
+    running[0].cancel()
     with pytest.raises(asyncio.CancelledError):
-        await running
-    assert client.is_closed and "_aclient" not in hooks[0].__dict__
+        await running[0]
+    assert not client.is_closed  # still used by the other two
+    for task in running[1:]:
+        task.cancel()
+    await asyncio.gather(*running[1:], return_exceptions=True)
+    assert client.is_closed and ASYNC_CLIENTS.open_clients() == []
 
     sb.gradient.complete_recommendation(project_id, rec_id)
     await events(trigger(project_id, reference=awaiting(rec_id)))
-    assert "_aclient" not in hooks[1].__dict__
+    assert ASYNC_CLIENTS.open_clients() == []
+
+
+async def test_many_triggers_one_client_one_token_request(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    TOKEN_CACHE.clear()
+    projects = [make_project()[1] for _ in range(5)]
+    recs = {p: sb.gradient.add_recommendation(p, state="PENDING") for p in projects}
+    sb.clear_requests()
+    sb.faults.set_latency(0.05, "gradient")  # every trigger asks while the first token is out
+    triggers = [
+        trigger(p, reference=awaiting(recs[p]), poll_interval=0.2)
+        for p in projects
+        for _ in range(40)
+    ]
+    running = [asyncio.create_task(events(t)) for t in triggers]
+    while len(sb.requests_to("gradient", "GET")) < len(triggers):
+        await asyncio.sleep(0.02)
+    assert len(ASYNC_CLIENTS.open_clients()) == 1
+    for p in projects:
+        sb.gradient.complete_recommendation(p, recs[p])
+    got = await asyncio.gather(*running)
+    assert all(
+        e == [{"status": "success", "recommendation_id": recs[p]}]
+        for e, p in zip(got, [p for p in projects for _ in range(40)], strict=True)
+    )
+    assert gradient_calls(sb, "POST") == [f"POST {TOKEN} 200"]
+    assert ASYNC_CLIENTS.open_clients() == []
+
+
+def test_a_new_event_loop_gets_a_new_client_and_nothing_leaks(
+    sb: Sandbox, make_project: Callable[..., tuple[int, str]]
+) -> None:
+    _, project_id = make_project()
+    rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
+    seen: list[Any] = []
+
+    async def cancelled_mid_wait() -> None:
+        task = asyncio.create_task(
+            events(trigger(project_id, reference=awaiting(rec_id), poll_interval=5))
+        )
+        while not polls(sb, project_id):
+            await asyncio.sleep(0.01)
+        seen.extend(ASYNC_CLIENTS.open_clients())
+        task.cancel()  # as the triggerer does; asyncio.run would do it too on exit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unclosed socket or transport would raise here
+        asyncio.run(cancelled_mid_wait())
+        sb.clear_requests()
+        asyncio.run(cancelled_mid_wait())
+        gc.collect()
+    first, second = seen
+    assert first is not second and first.is_closed and second.is_closed
 
 
 def test_serialize_round_trip_plain_json() -> None:

@@ -1,0 +1,139 @@
+"""HTTP clients of the Gradient hook: one constructor, and one shared async client per event
+loop and client key.
+
+Every ``httpx`` client the hook uses is built by :func:`build_client` from
+:class:`ClientOptions`, so everything that shapes a client (timeouts today; TLS and proxy
+settings can join the options) is in one place and in the key of the shared clients.
+
+Triggers share async clients: hundreds of deferred sensors in one triggerer use one
+connection pool and one SSL context per credential instead of one each. A hook leases the
+client (:meth:`SharedAsyncClients.lease`) and returns it (:meth:`SharedAsyncClients.release`);
+the last one out closes it, so a cancelled or finished trigger leaves no open socket behind.
+Clients are kept per event loop (weakly): a loop that closes takes its clients with it, and a
+new loop gets new ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """Everything that shapes an HTTP client; hashable, part of the shared-client key."""
+
+    timeout: float
+    #: Connections open at most, all kept open between requests, so that a shared client
+    #: polling for hundreds of triggers reuses them instead of closing all but httpx's default
+    #: of 20 after each wave of polls. 50 connections carry 1,000 polls a second at 50 ms.
+    max_connections: int = 50
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``httpx.Client`` / ``httpx.AsyncClient``."""
+        import httpx
+
+        limits = httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_connections,
+        )
+        return {
+            "timeout": httpx.Timeout(self.timeout),
+            "limits": limits,
+            "follow_redirects": False,
+        }
+
+
+@overload
+def build_client(options: ClientOptions, *, asynchronous: Literal[False]) -> httpx.Client: ...
+@overload
+def build_client(options: ClientOptions, *, asynchronous: Literal[True]) -> httpx.AsyncClient: ...
+def build_client(options: ClientOptions, *, asynchronous: bool) -> httpx.Client | httpx.AsyncClient:
+    """The one constructor of the hook's HTTP clients, sync or async."""
+    import httpx
+
+    if asynchronous:
+        return httpx.AsyncClient(**options.client_kwargs())
+    return httpx.Client(**options.client_kwargs())
+
+
+#: A shared client's key: the credential's cache key and the options the client is built from.
+ClientKey = tuple[tuple[str, str, str], ClientOptions]
+
+
+@dataclass
+class _Shared:
+    client: httpx.AsyncClient
+    gate: asyncio.Semaphore
+    users: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One hook's use of a shared client: give it back with :meth:`SharedAsyncClients.release`."""
+
+    loop: asyncio.AbstractEventLoop
+    key: ClientKey
+    client: httpx.AsyncClient = field(compare=False)
+    #: Admits as many requests at once as the pool has connections: the rest wait here, in
+    #: a cheap FIFO, rather than in httpcore's pool, whose queue costs CPU per waiting
+    #: request and open connection each time a request ends (quadratic in a burst of polls).
+    gate: asyncio.Semaphore = field(compare=False)
+
+
+class SharedAsyncClients:
+    """Async clients shared per event loop and :data:`ClientKey`, counted by their users."""
+
+    def __init__(self) -> None:
+        self._loops: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[ClientKey, _Shared]
+        ] = weakref.WeakKeyDictionary()
+
+    def lease(self, key: ClientKey) -> Lease:
+        """The running loop's client for ``key`` (built on first use), one more user counted."""
+        loop = asyncio.get_running_loop()
+        clients = self._loops.setdefault(loop, {})
+        shared = clients.get(key)
+        if shared is None or shared.client.is_closed:
+            client = build_client(key[1], asynchronous=True)
+            shared = clients[key] = _Shared(client, asyncio.Semaphore(key[1].max_connections))
+        shared.users += 1
+        return Lease(loop, key, shared.client, shared.gate)
+
+    async def release(self, lease: Lease) -> None:
+        """One user fewer; the last one closes the client (also when its task is cancelled)."""
+        clients = self._loops.get(lease.loop, {})
+        shared = clients.get(lease.key)
+        if shared is None or shared.client is not lease.client:
+            return
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        del clients[lease.key]
+        if lease.loop.is_closed():
+            return
+        # A cancelled trigger can be cancelled again while it closes, and asyncio.run cancels
+        # every task on exit (the closing one too): finish closing the pool, then let the
+        # cancellation go on.
+        client = lease.client
+        closing = asyncio.ensure_future(client.aclose())
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            if closing.cancelled() or not client.is_closed:
+                await client.aclose()
+            else:
+                await closing
+            raise
+
+    def open_clients(self) -> list[httpx.AsyncClient]:
+        """The running loop's shared clients (for tests and benchmarks)."""
+        return [s.client for s in self._loops.get(asyncio.get_running_loop(), {}).values()]
+
+
+ASYNC_CLIENTS = SharedAsyncClients()
