@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest demo bench clean test-deployment deployment redis
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,6 +13,12 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The deployment extra (Celery provider, PostgreSQL drivers, Redis client) on top of dev.
+DEPLOY_STAMP := $(VENV)/.installed-deployment
+$(DEPLOY_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,deployment]'
+	touch $(DEPLOY_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,6 +32,21 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# Debian's redis-server when missing (as root; otherwise `up` says what to install).
+redis:
+	@if [ "$$(id -u)" = 0 ] && ! command -v redis-server >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; fi
+
+# Start the local deployment and leave it running (stop: .venv/bin/python scripts/deployment.py down).
+deployment: $(DEPLOY_STAMP) redis
+	$(BIN)/python scripts/deployment.py up
+
+# A real multi-process deployment (scripts/deployment.py), driven over REST; always torn down.
+test-deployment: $(DEPLOY_STAMP) redis
+	$(BIN)/python scripts/deployment.py down
+	status=0; $(BIN)/pytest tests/deployment -p no:cacheprovider --timeout 900 -rA || status=$$?; \
+		$(BIN)/python scripts/deployment.py down; exit $$status
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -35,4 +56,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fault_matrix.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .deployment
