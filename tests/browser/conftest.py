@@ -126,7 +126,9 @@ class Runs:
 
     def __init__(self, api: AirflowApi, sandbox: SandboxControl) -> None:
         self.api, self.sandbox = api, sandbox
-        self.ready: dict[str, threading.Event] = {k: threading.Event() for k in ("apply", "approval")}
+        self.ready: dict[str, threading.Event] = {
+            k: threading.Event() for k in ("apply", "approval")
+        }
         self.values: dict[str, dict[str, Any]] = {}
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._prepare, daemon=True)
@@ -224,4 +226,3 @@ def shot(deployment: dict[str, Any], sandbox: SandboxControl) -> Callable[[Any, 
         return path
 
     return take
-

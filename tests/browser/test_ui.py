@@ -77,6 +77,8 @@ def test_1_log_in(page: Any, deployment: dict[str, Any], shot: Shot) -> None:
     page.wait_for_url(deployment["api_url"] + "/")
     page.get_by_role("link", name="Dags", exact=True).first.wait_for()
     page.get_by_role("button", name="Admin").wait_for()
+    page.get_by_text("Welcome").wait_for()
+    page.get_by_text("MetaDatabase").wait_for()  # the health badges have loaded
     assert page.get_by_label("Username").count() == 0
     shot(page, "1-logged-in")
 
@@ -189,6 +191,7 @@ def test_7_xcom_shows_the_result(
 
 
 def test_8_approve_in_required_actions(
+    *,
     page: Any,
     deployment: dict[str, Any],
     api: AirflowApi,
@@ -219,6 +222,7 @@ def test_8_approve_in_required_actions(
 
 
 def test_9_reject_leaves_the_job(
+    *,
     page: Any,
     deployment: dict[str, Any],
     api: AirflowApi,

@@ -103,7 +103,8 @@ def format_diff_markdown(changes: Sequence[Mapping[str, Any]]) -> str:
     """:func:`format_diff` as a Markdown table, for UIs that render Markdown (the copilot's
     approval form): a fixed-width table in a code block would lose its line breaks there.
 
-    Each cell is inline code, so JSON stays literal; ``|`` is escaped and a backtick becomes ``'``."""
+    Each cell is inline code, so JSON stays literal; ``|`` is escaped, a backtick becomes
+    ``'``."""
     if not changes:
         return "no changes"
 
