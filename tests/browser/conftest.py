@@ -16,13 +16,14 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.deployment.client import AirflowApi, SandboxControl
+from tests.deployment.client import AirflowApi, SandboxControl, wait_until
 from tests.deployment.conftest import load_script, seed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,7 +157,31 @@ class Runs:
         ids["first_request"] = len(self.sandbox.requests())
         ids["run_id"] = self.api.trigger(COPILOT)
         self.api.wait_state(COPILOT, ids["run_id"], "approve", "awaiting_input", timeout=300)
+        self.settled(ids["run_id"])
         return ids
+
+    def settled(self, run_id: str, quiet: float = 10.0) -> None:
+        """Wait until ``approve`` has stayed awaiting input in the same try for ``quiet`` s.
+
+        Airflow 3.3.2 races an answer given right after the task paused: if the scheduler
+        handles the paused process's exit after the answer, it calls the state "changed
+        externally", retries the task and the answer is lost (seen with LocalExecutor under
+        load). A person answers later than that; so does this test."""
+
+        def try_waiting() -> int | None:
+            ti = self.api.task_instance(COPILOT, run_id, "approve")
+            return ti["try_number"] if ti["state"] == "awaiting_input" else None
+
+        def quiet_for() -> bool:
+            first = try_waiting()
+            deadline = time.monotonic() + quiet
+            while first is not None and time.monotonic() < deadline:
+                time.sleep(2.0)
+                if try_waiting() != first:
+                    return False
+            return first is not None
+
+        wait_until(quiet_for, timeout=240, what=f"approve of {run_id} to wait undisturbed")
 
     def get(self, name: str, timeout: float = 420) -> dict[str, Any]:
         assert self.ready[name].wait(timeout), f"{name} run not ready after {timeout:.0f}s"
