@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-compat test-deployment deployment redis lint typecheck pytest demo bench clean
+.PHONY: install test test-compat test-deployment test-browser deployment redis chromium lint \
+	typecheck pytest demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,24 @@ deployment: $(DEPLOY_STAMP) redis
 test-deployment: $(DEPLOY_STAMP) redis
 	$(BIN)/python scripts/deployment.py down
 	status=0; $(BIN)/pytest tests/deployment -p no:cacheprovider --timeout 900 -rA || status=$$?; \
+		$(BIN)/python scripts/deployment.py down; exit $$status
+
+# The browser extra (Playwright for Python, Pillow) on top of the deployment's. Playwright drives
+# Debian's Chromium: its own browser download (`playwright install`) is never used.
+BROWSER_STAMP := $(VENV)/.installed-browser
+$(BROWSER_STAMP): $(DEPLOY_STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,deployment,browser]'
+	touch $(BROWSER_STAMP)
+
+# Debian's chromium when missing (as root; otherwise the tests say what to install).
+chromium:
+	@if [ "$$(id -u)" = 0 ] && [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi
+
+# The UI in a real browser on the local deployment (LocalExecutor); screenshots to docs/images/.
+test-browser: $(BROWSER_STAMP) chromium
+	$(BIN)/python scripts/deployment.py down
+	status=0; $(BIN)/pytest tests/browser -p no:cacheprovider --timeout 900 -rA || status=$$?; \
 		$(BIN)/python scripts/deployment.py down; exit $$status
 
 demo: $(STAMP)

@@ -99,7 +99,7 @@ with DAG(
     @task
     def describe_changes(result: dict[str, Any]) -> str:
         """The preview's XCom as Markdown for the approval form."""
-        from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.cluster.diff import format_diff_markdown
         from airflow_gradient.core.recommendation import format_metrics
         from airflow_gradient.core.results import ApplyResult
 
@@ -116,7 +116,7 @@ with DAG(
             f"Gradient recommendation `{record['recommendation_id']}` "
             f"(phase {record['phase'] or 'unknown'}) for Databricks job "
             f"`{record['job_id']}`: {format_metrics(record['metrics'])}.\n\n"
-            f"{verdict}\n\n```\n{format_diff(changes)}\n```\n\n"
+            f"{verdict}\n\n{format_diff_markdown(changes)}\n\n"
             "**Approve** writes it into the job (`jobs/update`) and runs the job on it. "
             "**Reject** leaves the job as it is."
         )

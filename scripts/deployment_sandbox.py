@@ -79,7 +79,8 @@ def watch_token_clients(sb: Sandbox) -> list[dict[str, Any]]:
     The stdlib server runs each connection in a thread started with ``(socket, address)``:
     the client's port is read from there, then its process from /proc."""
     found: list[dict[str, Any]] = []
-    handle = sb.gradient.handle
+    routes = sb._server(0).service  # the Gradient service's routes (server 0 once started)
+    handle = routes.handle
 
     def recording(request: Any) -> Any:
         if request.method == "POST" and request.path == TOKEN_PATH:
@@ -95,7 +96,7 @@ def watch_token_clients(sb: Sandbox) -> list[dict[str, Any]]:
             found.append({"at": time.time(), **client})
         return handle(request)
 
-    sb.gradient.handle = recording  # type: ignore[method-assign]
+    routes.handle = recording  # type: ignore[method-assign]
     return found
 
 

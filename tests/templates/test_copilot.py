@@ -116,7 +116,9 @@ def check_parked(template_sb: Sandbox, parked: Parked) -> str:
     body = details["body"]
     assert requested["id"] in body, body
     assert "num_workers" in body and "autoscale" in body, body
-    assert "(absent)" in body and "| 6" in body, body
+    # ... as a Markdown table, which the UI renders as a table.
+    assert "| path | before | after |" in body, body
+    assert "| `num_workers` | `(absent)` | `6` |" in body, body
 
     # The dry run wrote nothing; only the first run has happened.
     assert job_settings(template_sb, parked.job_id) == parked.before

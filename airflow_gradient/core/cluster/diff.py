@@ -97,3 +97,23 @@ def format_diff(changes: Sequence[Mapping[str, Any]]) -> str:
         (change.get("path", ""), change.get("before"), change.get("after")) for change in changes
     ]
     return format_table(("path", "before", "after"), rows)
+
+
+def format_diff_markdown(changes: Sequence[Mapping[str, Any]]) -> str:
+    """:func:`format_diff` as a Markdown table, for UIs that render Markdown (the copilot's
+    approval form): a fixed-width table in a code block would lose its line breaks there.
+
+    Each cell is inline code, so JSON stays literal; ``|`` is escaped, a backtick becomes
+    ``'``."""
+    if not changes:
+        return "no changes"
+
+    def cell(text: str) -> str:
+        return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+    lines = ["| path | before | after |", "| --- | --- | --- |"]
+    for change in changes:
+        sides = (change.get("before"), change.get("after"))
+        cells = [str(change.get("path", "")), *(ABSENT if v is None else show(v) for v in sides)]
+        lines.append("| " + " | ".join(cell(text) for text in cells) + " |")
+    return "\n".join(lines)

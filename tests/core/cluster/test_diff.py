@@ -161,3 +161,19 @@ def test_reverted_fields_lists_what_no_longer_holds_the_recommendation() -> None
     reverted = {**original, "custom_tags": {"sync:recommendation-id": "r-1"}}
     paths = [c["path"] for c in reverted_fields(reverted, config, "r-1")]
     assert paths == ["autoscale", "node_type_id", "num_workers"]
+
+
+def test_format_diff_markdown_is_a_table_with_literal_cells() -> None:
+    from airflow_gradient.core.cluster.diff import format_diff_markdown
+
+    changes = [
+        {"path": "num_workers", "before": None, "after": 4},
+        {"path": 'custom_tags["a|b"]', "before": "x`y", "after": None},
+    ]
+    assert format_diff_markdown(changes).splitlines() == [
+        "| path | before | after |",
+        "| --- | --- | --- |",
+        "| `num_workers` | `(absent)` | `4` |",
+        '| `custom_tags["a\\|b"]` | `"x\'y"` | `(absent)` |',
+    ]
+    assert format_diff_markdown([]) == "no changes"
