@@ -25,6 +25,7 @@ from airflow_gradient.hooks._credentials import (
 )
 from airflow_gradient.hooks._replies import RetryableFailure, reply_result, transport_failure
 from airflow_gradient.hooks._retries import log_retry
+from airflow_gradient.hooks._retry_after import bounded_wait
 from airflow_gradient.hooks._token import (
     TOKEN_CACHE,
     TOKEN_PATH,
@@ -175,18 +176,22 @@ class GradientTransport(BaseHook):
         deadline, and log each retry at WARNING. The last failure is re-raised as it is."""
         from tenacity import RetryCallState, retry_if_exception_type
 
-        def wait(state: RetryCallState) -> float:
+        def asked(state: RetryCallState) -> float:
             failure = state.outcome.exception() if state.outcome else None
             after = failure.retry_after if isinstance(failure, RetryableFailure) else None
-            if after is not None:
-                return min(after, self.max_retry_after)
             backoff = float(self.retry_delay * 2 ** (state.attempt_number - 1))
-            return min(backoff, self.max_retry_after)
+            return bounded_wait(after, backoff, max_retry_after=self.max_retry_after)
+
+        def wait(state: RetryCallState) -> float:
+            remaining = request.deadline - time.monotonic()
+            return bounded_wait(
+                asked(state), 0.0, max_retry_after=self.max_retry_after, remaining=remaining
+            )
 
         def stop(state: RetryCallState) -> bool:
             return (
                 state.attempt_number >= request.attempts
-                or time.monotonic() + wait(state) > request.deadline
+                or time.monotonic() + asked(state) > request.deadline
             )
 
         def before_sleep(state: RetryCallState) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -292,6 +293,44 @@ def test_the_logged_wait_is_the_retry_after_asked_for(
         "HTTP 429 Too Many Requests"
     ] * 2
     assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.10", "0.25"]  # capped
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "logged_wait"),
+    [
+        ("nan", "0.20"),  # garbage: the back-off (retry_delay) applies
+        ("inf", "0.20"),
+        ("soon", "0.20"),
+        ("-5", "0.00"),  # negative: retry now
+        ("0.5", "0.50"),
+    ],
+)
+def test_every_retry_after_form_gives_a_bounded_wait(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]], retry_after: str, logged_wait: str
+) -> None:
+    h = hook(retry_delay=0.2, max_retry_after=2.0)
+    h.get_products()
+    sb.faults.inject(
+        "gradient", "GET", "/v1/projects/products", status=503, retry_after=retry_after
+    )
+    assert h.get_products()
+    [line] = retry_lines(logged)
+    assert line.rsplit(" ", 2)[1] == logged_wait
+    assert "on attempt 1 (HTTP 503" in line
+
+
+def test_an_http_date_retry_after_is_the_time_until_that_date(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    from email.utils import formatdate
+
+    h = hook(retry_delay=0.01, max_retry_after=30.0)
+    h.get_products()
+    when = formatdate(time.time() + 3, usegmt=True)  # whole seconds: between 2 and 3 s ahead
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=503, retry_after=when)
+    assert h.get_products()
+    [line] = retry_lines(logged)
+    assert 1.5 <= float(line.rsplit(" ", 2)[1]) <= 3.0
 
 
 def test_a_dropped_connection_is_logged_with_the_error_type(
