@@ -14,6 +14,7 @@ from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT,
 from airflow_gradient.exceptions import (
     DatabricksJobError,
     GradientError,
+    InvalidArgumentsError,
     UnsupportedPathError,
     airflow_errors,
 )
@@ -256,7 +257,7 @@ class GradientApplyRecommendationOperator(
             t for t in self.get_direct_relatives(upstream=False) if is_instance_of(t, RUN_NOW)
         ]
         if len(run_now) != 1:
-            raise DatabricksJobError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: no job_id or job_name given, and {len(run_now)} downstream "
                 f"{RUN_NOW} tasks to take it from (need exactly one). Pass job_id= or job_name=."
             )
@@ -267,7 +268,7 @@ class GradientApplyRecommendationOperator(
             "job_name"
         )
         if job_id in (None, "") and not job_name:
-            raise DatabricksJobError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: downstream task {task.task_id!r} names no job_id or job_name."
             )
         self.log.info("Job taken from downstream task %s.", task.task_id)
