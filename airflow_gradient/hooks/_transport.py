@@ -23,6 +23,7 @@ from airflow_gradient.hooks._credentials import (
     credentials_from_connection,
     mask_credentials,
 )
+from airflow_gradient.hooks._network import USER_AGENT, client_settings
 from airflow_gradient.hooks._replies import RetryableFailure, reply_result, transport_failure
 from airflow_gradient.hooks._retries import log_retry
 from airflow_gradient.hooks._retry_after import bounded_wait
@@ -94,13 +95,21 @@ class GradientTransport(BaseHook):
     def _client(self) -> httpx.Client:
         import httpx
 
-        return httpx.Client(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+        return httpx.Client(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            **client_settings(self.credentials),
+        )
 
     @cached_property
     def _aclient(self) -> httpx.AsyncClient:
         import httpx
 
-        return httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            **client_settings(self._async_credentials),
+        )
 
     def close(self) -> None:
         """Close the HTTP client, if one was opened."""
@@ -150,7 +159,7 @@ class GradientTransport(BaseHook):
                 f"Gradient API {method} {path} was not sent: the call already took its "
                 f"total_timeout of {self.total_timeout:g} s (token, retries and waits included)."
             )
-        headers = {"Accept": "application/json", "User-Agent": "airflow-gradient"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         retryable = method in RETRYABLE_METHODS or path == TOKEN_PATH

@@ -71,19 +71,25 @@ class GradientHook(GradientTransport):
         Airflow ≥ 3.2 reads ``conn-fields`` from the provider info instead; both come from
         :data:`airflow_gradient.get_provider_info.GRADIENT_CONN_FIELDS`.
         """
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import BooleanField
+        from wtforms import BooleanField, StringField
 
         from airflow_gradient.get_provider_info import GRADIENT_CONN_FIELDS
 
-        field = GRADIENT_CONN_FIELDS["allow_insecure_http"]
-        return {
-            "allow_insecure_http": BooleanField(
-                lazy_gettext(field["label"]),
-                description=lazy_gettext(field["description"]),
-                default=field["schema"]["default"],
-            ),
-        }
+        widgets: dict[str, Any] = {}
+        for name, field in GRADIENT_CONN_FIELDS.items():
+            label = lazy_gettext(field["label"])
+            description = lazy_gettext(field["description"])
+            if field["schema"]["type"] == "boolean":
+                widgets[name] = BooleanField(
+                    label, description=description, default=field["schema"]["default"]
+                )
+            else:
+                widgets[name] = StringField(
+                    label, description=description, widget=BS3TextFieldWidget()
+                )
+        return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
