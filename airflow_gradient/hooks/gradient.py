@@ -171,7 +171,9 @@ class GradientHook(GradientTransport):
     ) -> dict[str, Any] | None:
         """The newest recommendation in ``state``, paging past newer ones in other states.
 
-        Looks at ``per_page * max_pages`` recommendations at most; ``None`` if none matched.
+        Looks at ``per_page * max_pages`` recommendations at most (100 by default); ``None``
+        if none matched. When every page read was full, older recommendations were left
+        unread: a WARNING says that the limit was reached, so "none" is not taken for a fact.
         """
         for page in range(max_pages):
             items = self.list_recommendations(project_id, page=page, per_page=per_page)
@@ -180,6 +182,16 @@ class GradientHook(GradientTransport):
                 return found
             if len(items) < per_page:
                 return None
+        self.log.warning(
+            "Gradient project %s: none of its newest %s recommendations (%s pages of %s) is "
+            "%s, and older ones were not read (the paging limit was reached). Requests keep "
+            "failing or staying pending: check the project in Gradient.",
+            project_id,
+            per_page * max_pages,
+            max_pages,
+            per_page,
+            state,
+        )
         return None
 
     def request_recommendation(self, project_id: str) -> str:

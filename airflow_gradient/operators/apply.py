@@ -206,6 +206,10 @@ class GradientApplyRecommendationOperator(
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
 
+        With the defaults the bound holds for one page of recommendations and one page of the
+        job; a project with newer PENDING/FAILURE recommendations on later pages, or a job of
+        more than 100 tasks or job clusters, needs ``recommendation_pages``/``job_pages``.
+
         The sum of the bounds of the network steps ``execute`` runs (each declared with
         :func:`_network_step`): the three concurrent reads (project and recommendations on
         Gradient, the job on Databricks), the recommendation a reverted cluster is tagged with,

@@ -216,6 +216,32 @@ def test_latest_recommendation_pages_past_other_states(sb: Sandbox) -> None:
     assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
 
 
+def test_paging_that_stops_at_its_limit_says_so(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project_id = sb.gradient.create_project(job_id=job_id)["id"]
+    sb.gradient.add_recommendation(
+        project_id, {"num_workers": 2}, state="SUCCESS", created_at="2026-01-01T00:00:00Z"
+    )
+    for day in range(2, 8):
+        sb.gradient.add_recommendation(
+            project_id, state="FAILURE", error="x", created_at=f"2026-01-0{day}T00:00:00Z"
+        )
+    h = hook()
+    assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
+    warnings = [str(e["event"]) for e in logged if e.get("log_level") == "warning"]
+    assert warnings == [
+        f"Gradient project {project_id}: none of its newest 6 recommendations (2 pages of 3) "
+        "is SUCCESS, and older ones were not read (the paging limit was reached). Requests "
+        "keep failing or staying pending: check the project in Gradient."
+    ]
+    # A short last page means everything was read: no warning.
+    logged.clear()
+    assert h.get_latest_recommendation(project_id, state="PENDING", per_page=5) is None
+    assert [e for e in logged if e.get("log_level") == "warning"] == []
+
+
 def test_test_connection_reports_both_outcomes(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
