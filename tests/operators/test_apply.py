@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.exceptions import (
     AmbiguousClusterError,
     AutoApplyConflictError,
@@ -21,6 +20,7 @@ from airflow_gradient.exceptions import (
 )
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings
+from tests.oracles import expected_cluster
 
 Target = Callable[..., tuple[int, str]]
 Apply = Callable[..., dict[str, Any]]
@@ -64,7 +64,7 @@ def test_shared_job_cluster_gets_the_merged_spec_and_nothing_else_changes(
 
     after = settings_of(sb, job_id)
     cluster = after["job_clusters"][0]["new_cluster"]
-    expected = merge_recommendation(
+    expected = expected_cluster(
         before["job_clusters"][0]["new_cluster"],
         result_config(sb, project_id),
         recommendation_id=result["recommendation_id"],
