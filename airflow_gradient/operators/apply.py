@@ -200,8 +200,8 @@ class GradientApplyRecommendationOperator(
         plan = plan_apply(target, job["settings"], options, tagged_configuration=tagged)
         self._log_plan(plan)
         if plan.action != "write":
-            return plan.result()
-        return plan.written(self._write(plan))
+            return _shown(plan.result())
+        return _shown(plan.written(self._write(plan)))
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
@@ -328,6 +328,8 @@ class GradientApplyRecommendationOperator(
     def _log_plan(self, plan: ApplyPlan) -> None:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.recommendation import format_metrics
+        from airflow_gradient.core.redaction import redact_changes
+        from airflow_gradient.redaction import airflow_redactor
 
         target, rec = plan.target, plan.target.recommendation
         if plan.revert_warning is not None:
@@ -340,7 +342,8 @@ class GradientApplyRecommendationOperator(
             target.location.reason,
             format_metrics(rec.metrics),
         )
-        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(target.changes))
+        shown = redact_changes(target.changes, airflow_redactor())
+        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(shown))
         if plan.action == "keep_reverted":
             self.log.warning("%s", plan.reason)
         else:
@@ -415,3 +418,14 @@ def _given(value: Any) -> str | None:
     """A templated optional argument as a string, or ``None`` when it rendered empty."""
     text = "" if value is None else str(value).strip()
     return None if text in ("", "None") else text
+
+
+def _shown(result: ApplyResult) -> ApplyResult:
+    """The result with the values of secret-looking keys hidden in ``changes`` (what the XCom,
+    the UI and the copilot's approval page show). ``previous_cluster``/``new_cluster`` stay
+    whole: the rollback restores from them."""
+    from airflow_gradient.core.redaction import redact_changes
+    from airflow_gradient.redaction import airflow_redactor
+
+    result["changes"] = redact_changes(result["changes"], airflow_redactor())
+    return result
