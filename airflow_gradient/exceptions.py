@@ -23,7 +23,29 @@ from airflow_gradient.core import errors as core
 
 
 class GradientError(AirflowException):
-    """Base class of every error raised by airflow-gradient."""
+    """Base class of every error raised by airflow-gradient. Transient unless it is also a
+    :class:`PermanentError`: Airflow retries the task."""
+
+
+class PermanentError(AirflowFailException):
+    """Mixed into every error a retry cannot fix: the task fails at once, without retries.
+
+    Permanent: :class:`GradientAuthError`, :class:`InsecureConnectionError`,
+    :class:`InvalidRecommendationError`, :class:`ClusterNotFoundError`,
+    :class:`AmbiguousClusterError`, :class:`UnsupportedClusterError`,
+    :class:`InvalidClusterSpecError`, :class:`GuardRailViolationError`,
+    :class:`InvalidGuardRailsError`, :class:`UnsupportedPathError`,
+    :class:`AutoApplyConflictError`, :class:`InvalidArgumentsError`,
+    :class:`RecommendationRevertedError`, :class:`RollbackRefusedError`,
+    :class:`WebhookLimitError`, :class:`TerraformInputError`,
+    :class:`AwaitedRecommendationFailedError`.
+
+    Transient (retried): :class:`GradientApiError` (429, 5xx, a refused call),
+    :class:`GradientUnexpectedResponseError`, :class:`GradientTransportError`,
+    :class:`NoRecommendationError`, :class:`RecommendationFailedError`,
+    :class:`DatabricksJobError` (network, 429, 5xx, a read-back that could not be read),
+    :class:`ReadBackMismatchError`, :class:`NotificationDestinationError`.
+    """
 
 
 # --- Gradient API -------------------------------------------------------------------------
@@ -51,7 +73,7 @@ class GradientApiError(GradientError):
         self.detail = detail
 
 
-class GradientAuthError(GradientApiError):
+class GradientAuthError(GradientApiError, PermanentError):
     """The API key id/secret were refused. Never retried: fix the connection."""
 
 
@@ -63,14 +85,14 @@ class GradientTransportError(GradientError):
     """The Gradient API could not be reached within the configured retries and time bound."""
 
 
-class InsecureConnectionError(GradientError):
+class InsecureConnectionError(GradientError, PermanentError):
     """Refused to send credentials over plain http:// to a host that is not loopback."""
 
 
 # --- Recommendations and clusters (raised by the pure core) -----------------------------
 
 
-class InvalidRecommendationError(core.InvalidRecommendationError, GradientError):
+class InvalidRecommendationError(core.InvalidRecommendationError, GradientError, PermanentError):
     """A recommendation reply is malformed or cannot be applied."""
 
 
@@ -82,7 +104,7 @@ class RecommendationFailedError(GradientError):
     """Gradient reported FAILURE for the awaited recommendation."""
 
 
-class AwaitedRecommendationFailedError(RecommendationFailedError, AirflowFailException):
+class AwaitedRecommendationFailedError(RecommendationFailedError, PermanentError):
     """The recommendation named as the reference (e.g. the one just requested) is FAILURE.
 
     Also an ``AirflowFailException``: retrying the task would read the same FAILURE again, so
@@ -90,38 +112,42 @@ class AwaitedRecommendationFailedError(RecommendationFailedError, AirflowFailExc
     """
 
 
-class ClusterNotFoundError(core.ClusterNotFoundError, GradientError):
+class ClusterNotFoundError(core.ClusterNotFoundError, GradientError, PermanentError):
     """The cluster the project tunes could not be found in the job."""
 
 
-class AmbiguousClusterError(core.AmbiguousClusterError, GradientError):
+class AmbiguousClusterError(core.AmbiguousClusterError, GradientError, PermanentError):
     """The job has several clusters and nothing says which one the project tunes."""
 
 
-class UnsupportedClusterError(core.UnsupportedClusterError, GradientError):
+class UnsupportedClusterError(core.UnsupportedClusterError, GradientError, PermanentError):
     """The target runs on compute Gradient cannot tune (all-purpose cluster, serverless)."""
 
 
-class InvalidClusterSpecError(core.InvalidClusterSpecError, GradientError):
+class InvalidClusterSpecError(core.InvalidClusterSpecError, GradientError, PermanentError):
     """The merged cluster spec would be rejected by Databricks."""
 
 
-class GuardRailViolationError(core.GuardRailViolationError, GradientError):
+class GuardRailViolationError(core.GuardRailViolationError, GradientError, PermanentError):
     """The recommendation breaks one or more guard rails; ``violations`` lists every one."""
 
 
-class InvalidGuardRailsError(core.InvalidGuardRailsError, GradientError):
+class InvalidGuardRailsError(core.InvalidGuardRailsError, GradientError, PermanentError):
     """The ``guard_rails`` argument has an unknown key or a value of the wrong type."""
 
 
 # --- Airflow wiring and Databricks ---------------------------------------------------------
 
 
-class UnsupportedPathError(GradientError):
+class UnsupportedPathError(GradientError, PermanentError):
     """The DAG uses a path Gradient cannot work with (one-time runs, jobs reset on each run)."""
 
 
-class AutoApplyConflictError(core.AutoApplyConflictError, GradientError):
+class InvalidArgumentsError(GradientError, PermanentError):
+    """An operator argument, once rendered, cannot be used (no job to work on, two at once)."""
+
+
+class AutoApplyConflictError(core.AutoApplyConflictError, GradientError, PermanentError):
     """The project has ``auto_apply_recs`` on: Gradient applies recommendations itself."""
 
 
@@ -129,7 +155,7 @@ class DatabricksJobError(core.DatabricksJobError, GradientError):
     """Reading or updating the Databricks job failed, or the job is not what was expected."""
 
 
-class RecommendationRevertedError(core.RecommendationRevertedError, GradientError):
+class RecommendationRevertedError(core.RecommendationRevertedError, GradientError, PermanentError):
     """The cluster is tagged with a recommendation whose values something else reverted."""
 
 
@@ -137,7 +163,7 @@ class ReadBackMismatchError(core.ReadBackMismatchError, DatabricksJobError):
     """After ``jobs/update`` the job's cluster does not equal the spec that was written."""
 
 
-class RollbackRefusedError(core.RollbackRefusedError, GradientError):
+class RollbackRefusedError(core.RollbackRefusedError, GradientError, PermanentError):
     """A rollback was refused: the job's cluster changed since the apply, or the apply result
     cannot be used. ``differences`` holds the three-way difference, one
     ``{"path", "previous", "applied", "current"}`` dict per field (empty when not applicable)."""
@@ -151,11 +177,11 @@ class DestinationExistsError(NotificationDestinationError):
     """Databricks refused to create a destination because one of that name exists."""
 
 
-class WebhookLimitError(core.WebhookLimitError, DatabricksJobError):
+class WebhookLimitError(core.WebhookLimitError, DatabricksJobError, PermanentError):
     """The job's ``on_start`` already holds the most destinations Databricks allows."""
 
 
-class TerraformInputError(core.TerraformInputError, GradientError):
+class TerraformInputError(core.TerraformInputError, GradientError, PermanentError):
     """A plan, state, recommendation or ``.tf`` file is not what the Terraform helpers need."""
 
 

@@ -24,6 +24,30 @@ GRADIENT_CONN_FIELDS: dict[str, dict[str, Any]] = {
         ),
         "schema": {"type": "boolean", "default": False},
     },
+    "ca_bundle": {
+        "label": "CA bundle path",
+        "description": (
+            "Path, on every worker, of a PEM file with the CA certificates to trust (a private "
+            "CA, or your TLS-inspecting proxy's). Empty: the system's CAs (or SSL_CERT_FILE)."
+        ),
+        "schema": {"type": ["string", "null"], "default": None},
+    },
+    "verify": {
+        "label": "Verify TLS certificates",
+        "description": (
+            "Turn off only to diagnose: the API key and tokens could then be read by anyone on "
+            "the network path. Each client built without verification logs a WARNING."
+        ),
+        "schema": {"type": "boolean", "default": True},
+    },
+    "proxy": {
+        "label": "Proxy URL",
+        "description": (
+            "HTTP(S) proxy for the Gradient API, e.g. http://proxy.example.com:3128 (user and "
+            "password may go in the URL). Empty: HTTPS_PROXY / NO_PROXY from the environment."
+        ),
+        "schema": {"type": ["string", "null"], "default": None},
+    },
 }
 
 #: How the standard connection fields are shown for a ``gradient`` connection. The URL goes

@@ -24,8 +24,48 @@ def test_each_core_error_maps_to_the_class_of_its_name(kind: type[core.CoreError
     edge_class = getattr(edge, kind.__name__)
     assert issubclass(edge_class, kind) and issubclass(edge_class, edge.GradientError)
     assert issubclass(edge_class, AirflowException)
-    # Transient as before: only AwaitedRecommendationFailedError fails without retries.
-    assert not issubclass(edge_class, AirflowFailException)
+    permanent = kind.__name__ in PERMANENT
+    assert issubclass(edge_class, AirflowFailException) is permanent
+    assert issubclass(edge_class, edge.PermanentError) is permanent
+
+
+#: Core errors a retry cannot fix: the same inputs give the same refusal.
+PERMANENT = {
+    "InvalidRecommendationError",
+    "ClusterNotFoundError",
+    "AmbiguousClusterError",
+    "UnsupportedClusterError",
+    "InvalidClusterSpecError",
+    "GuardRailViolationError",
+    "InvalidGuardRailsError",
+    "AutoApplyConflictError",
+    "RecommendationRevertedError",
+    "RollbackRefusedError",
+    "WebhookLimitError",
+    "TerraformInputError",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "permanent"),
+    [
+        ("GradientAuthError", True),
+        ("InsecureConnectionError", True),
+        ("UnsupportedPathError", True),
+        ("InvalidArgumentsError", True),
+        ("AwaitedRecommendationFailedError", True),
+        ("GradientApiError", False),
+        ("GradientTransportError", False),
+        ("GradientUnexpectedResponseError", False),
+        ("RecommendationFailedError", False),
+        ("NotificationDestinationError", False),
+        ("DestinationExistsError", False),
+    ],
+)
+def test_edge_only_errors_are_permanent_or_transient_as_documented(
+    name: str, permanent: bool
+) -> None:
+    assert issubclass(getattr(edge, name), AirflowFailException) is permanent
 
 
 def test_mapping_keeps_message_attributes_and_the_cause() -> None:

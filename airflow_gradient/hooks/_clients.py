@@ -33,6 +33,10 @@ class ClientOptions:
     #: polling for hundreds of triggers reuses them instead of closing all but httpx's default
     #: of 20 after each wave of polls. 50 connections carry 1,000 polls a second at 50 ms.
     max_connections: int = 50
+    #: The connection's network extras (see :mod:`airflow_gradient.hooks._network`).
+    verify: bool | str = True
+    proxy: str | None = field(default=None, repr=False)
+    base_url: str = ""
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``httpx.Client`` / ``httpx.AsyncClient``."""
@@ -42,10 +46,13 @@ class ClientOptions:
             max_connections=self.max_connections,
             max_keepalive_connections=self.max_connections,
         )
+        from airflow_gradient.hooks._network import network_settings
+
         return {
             "timeout": httpx.Timeout(self.timeout),
             "limits": limits,
             "follow_redirects": False,
+            **network_settings(verify=self.verify, proxy=self.proxy, base_url=self.base_url),
         }
 
 

@@ -1,15 +1,17 @@
 """Where Gradient lives and the API key to reach it with, read from an Airflow connection.
 
 Refuses an API key sent over plain ``http`` to a host that is not loopback, unless the
-connection says so explicitly; masks the key in Airflow's logs.
+connection says so explicitly; masks the key in Airflow's logs. Also reads the network extras
+(``ca_bundle``, ``verify``, ``proxy``; see :mod:`airflow_gradient.hooks._network`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_gradient.exceptions import GradientAuthError, InsecureConnectionError
@@ -26,7 +28,11 @@ class GradientCredentials:
 
     base_url: str
     api_key_id: str
-    api_key_secret: str
+    api_key_secret: str = field(repr=False)
+    #: ``True`` (system CAs), ``False`` (no verification) or the path of a CA bundle.
+    verify: bool | str = True
+    #: Proxy URL from the connection; ``None``: the environment's (``HTTPS_PROXY``, ...).
+    proxy: str | None = field(default=None, repr=False)
 
     @property
     def cache_key(self) -> tuple[str, str, str]:
@@ -62,7 +68,50 @@ def credentials_from_connection(conn: Connection) -> GradientCredentials:
             "cross the network unencrypted. Use https, or set the extra "
             '{"allow_insecure_http": true} if you really mean it.'
         )
-    return GradientCredentials(base_url, str(conn.login), str(conn.password))
+    return GradientCredentials(
+        base_url,
+        str(conn.login),
+        str(conn.password),
+        verify=_verify(extra, conn_id),
+        proxy=_proxy(extra, conn_id),
+    )
+
+
+def _verify(extra: dict[str, Any], conn_id: str) -> bool | str:
+    """``ca_bundle`` (a path), else ``verify`` (``false`` or a path), else ``True``."""
+    value = extra.get("ca_bundle")
+    if value in (None, ""):
+        value = extra.get("verify", True)
+    if value in (False, "false", "False", "0"):
+        return False
+    if value in (True, "true", "True", "1", None, ""):
+        return True
+    if not isinstance(value, str):
+        raise InsecureConnectionError(
+            f"Connection {conn_id!r} has extra verify={value!r}: use false, or the path of a CA "
+            'bundle in "ca_bundle".'
+        )
+    if not os.path.isfile(value):
+        raise InsecureConnectionError(
+            f"Connection {conn_id!r} names CA bundle {value!r}, which is not a file on this "
+            "worker. Install the PEM file at that path on every worker, or fix the extra "
+            '"ca_bundle".'
+        )
+    return value
+
+
+def _proxy(extra: dict[str, Any], conn_id: str) -> str | None:
+    value = extra.get("proxy")
+    if value in (None, ""):
+        return None
+    parts = urlsplit(str(value))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        shown = f"{parts.scheme}://{parts.hostname}" if parts.hostname else "that value"
+        raise InsecureConnectionError(
+            f"Connection {conn_id!r} has a proxy extra ({shown}) that is not an http(s) URL: "
+            'use e.g. "http://proxy.example.com:3128".'
+        )
+    return str(value)
 
 
 def mask_credentials(creds: GradientCredentials) -> None:
@@ -71,6 +120,9 @@ def mask_credentials(creds: GradientCredentials) -> None:
 
     mask_secret(creds.api_key_id)
     mask_secret(creds.api_key_secret)
+    password = urlsplit(creds.proxy).password if creds.proxy else None
+    if password:
+        mask_secret(password)
 
 
 def _base_url(conn: Connection) -> str:

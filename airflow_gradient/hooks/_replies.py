@@ -16,7 +16,7 @@ from airflow_gradient.exceptions import (
     GradientTransportError,
     GradientUnexpectedResponseError,
 )
-from airflow_gradient.hooks._retries import retry_after_seconds
+from airflow_gradient.hooks._retry_after import parse_retry_after
 from airflow_gradient.hooks._token import TOKEN_PATH
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def reply_result(method: str, path: str, response: httpx.Response, *, conn_id: s
             )
         return body["result"]
 
-    retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         unexpected = GradientUnexpectedResponseError(

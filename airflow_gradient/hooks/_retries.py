@@ -10,25 +10,11 @@ header, so no secret can reach the log.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-
-def retry_after_seconds(value: Any) -> float | None:
-    """Seconds of a ``Retry-After`` header given in seconds; ``None`` if absent or unreadable.
-
-    The HTTP-date form is not used by either API, so it counts as unreadable (the caller's own
-    back-off applies).
-    """
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+from airflow_gradient.hooks._retry_after import bounded_wait, parse_retry_after
 
 
 class WarningLog(Protocol):
@@ -90,7 +76,11 @@ def http_request_name(error: BaseException | None) -> str:
 
 
 class HonourRetryAfter:
-    """A tenacity wait: the wrapped wait, or the server's ``Retry-After`` if longer (capped)."""
+    """A tenacity wait: the wrapped wait, or the server's ``Retry-After`` if longer (capped).
+
+    The provider's back-off stays the floor, so a ``Retry-After`` of ``0`` or a negative one
+    ("retry now") leaves the provider's wait as it is.
+    """
 
     def __init__(self, base: Callable[[Any], float] | None, cap: float) -> None:
         self.base = base
@@ -101,8 +91,8 @@ class HonourRetryAfter:
         outcome = retry_state.outcome
         asked = exception_retry_after(outcome.exception() if outcome is not None else None)
         if asked is not None:
-            wait = max(wait, min(asked, self.cap))
-        return wait
+            wait = max(wait, bounded_wait(asked, 0.0, max_retry_after=self.cap))
+        return bounded_wait(None, wait, max_retry_after=max(self.cap, wait))
 
 
 def exception_retry_after(exception: BaseException | None) -> float | None:
@@ -111,7 +101,7 @@ def exception_retry_after(exception: BaseException | None) -> float | None:
         return None
     response = getattr(exception, "response", None)
     headers = getattr(response, "headers", None) or getattr(exception, "headers", None)
-    return retry_after_seconds(headers.get("Retry-After") if headers is not None else None)
+    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
 
 
 def attempts_and_waits(

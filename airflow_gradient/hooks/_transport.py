@@ -25,8 +25,10 @@ from airflow_gradient.hooks._credentials import (
     credentials_from_connection,
     mask_credentials,
 )
+from airflow_gradient.hooks._network import USER_AGENT
 from airflow_gradient.hooks._replies import RetryableFailure, reply_result, transport_failure
 from airflow_gradient.hooks._retries import log_retry
+from airflow_gradient.hooks._retry_after import bounded_wait
 from airflow_gradient.hooks._token import (
     TOKEN_CACHE,
     TOKEN_PATH,
@@ -94,20 +96,25 @@ class GradientTransport(BaseHook):
         """Return the hook's ``httpx.Client`` (one per hook, explicit timeouts)."""
         return self._client
 
-    def _client_options(self) -> ClientOptions:
-        """What shapes this hook's clients (and keys the shared async client)."""
-        return ClientOptions(timeout=self.timeout)
+    def _client_options(self, creds: GradientCredentials) -> ClientOptions:
+        """What shapes this hook's clients (and keys the shared async client): timeouts and
+        the connection's network extras (CA bundle or ``verify``, proxy)."""
+        return ClientOptions(
+            timeout=self.timeout, verify=creds.verify, proxy=creds.proxy, base_url=creds.base_url
+        )
 
     @cached_property
     def _client(self) -> httpx.Client:
-        return build_client(self._client_options(), asynchronous=False)
+        return build_client(self._client_options(self.credentials), asynchronous=False)
 
     def _aclient(self, creds: GradientCredentials) -> Lease:
         """The running loop's async client shared by every hook with these credentials and
         client options (one pool, one SSL context), leased until :meth:`aclose`."""
         lease = self._lease
         if lease is None or lease.loop is not asyncio.get_running_loop():
-            lease = self._lease = ASYNC_CLIENTS.lease((creds.cache_key, self._client_options()))
+            lease = self._lease = ASYNC_CLIENTS.lease(
+                (creds.cache_key, self._client_options(creds))
+            )
         return lease
 
     def close(self) -> None:
@@ -158,7 +165,7 @@ class GradientTransport(BaseHook):
                 f"Gradient API {method} {path} was not sent: the call already took its "
                 f"total_timeout of {self.total_timeout:g} s (token, retries and waits included)."
             )
-        headers = {"Accept": "application/json", "User-Agent": "airflow-gradient"}
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         retryable = method in RETRYABLE_METHODS or path == TOKEN_PATH
@@ -184,18 +191,22 @@ class GradientTransport(BaseHook):
         deadline, and log each retry at WARNING. The last failure is re-raised as it is."""
         from tenacity import RetryCallState, retry_if_exception_type
 
-        def wait(state: RetryCallState) -> float:
+        def asked(state: RetryCallState) -> float:
             failure = state.outcome.exception() if state.outcome else None
             after = failure.retry_after if isinstance(failure, RetryableFailure) else None
-            if after is not None:
-                return min(after, self.max_retry_after)
             backoff = float(self.retry_delay * 2 ** (state.attempt_number - 1))
-            return min(backoff, self.max_retry_after)
+            return bounded_wait(after, backoff, max_retry_after=self.max_retry_after)
+
+        def wait(state: RetryCallState) -> float:
+            remaining = request.deadline - time.monotonic()
+            return bounded_wait(
+                asked(state), 0.0, max_retry_after=self.max_retry_after, remaining=remaining
+            )
 
         def stop(state: RetryCallState) -> bool:
             return (
                 state.attempt_number >= request.attempts
-                or time.monotonic() + wait(state) > request.deadline
+                or time.monotonic() + asked(state) > request.deadline
             )
 
         def before_sleep(state: RetryCallState) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +41,7 @@ from airflow_gradient.hooks._destinations import (
     public_destination,
 )
 from airflow_gradient.hooks._job_pages import read_paged_job
+from airflow_gradient.hooks._network import USER_AGENT
 from airflow_gradient.hooks._retries import (
     HonourRetryAfter,
     attempts_and_waits,
@@ -151,6 +153,12 @@ class GradientDatabricksHook(DatabricksHook):
                 user_before_sleep(retry_state)
 
         self.retry_args["before_sleep"] = before_sleep
+
+    @cached_property
+    def user_agent_value(self) -> str:
+        """The provider's User-Agent (its version, Python, OS, Airflow, operator) followed by
+        ``airflow-gradient/<version>``, so Databricks can tell our requests apart."""
+        return f"{super().user_agent_value} {USER_AGENT}"
 
     def _log_retry(self, retry_state: Any) -> None:
         """WARNING before each retry: which request, which attempt failed, why, the wait."""

@@ -71,19 +71,25 @@ class GradientHook(GradientTransport):
         Airflow ≥ 3.2 reads ``conn-fields`` from the provider info instead; both come from
         :data:`airflow_gradient.get_provider_info.GRADIENT_CONN_FIELDS`.
         """
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import BooleanField
+        from wtforms import BooleanField, StringField
 
         from airflow_gradient.get_provider_info import GRADIENT_CONN_FIELDS
 
-        field = GRADIENT_CONN_FIELDS["allow_insecure_http"]
-        return {
-            "allow_insecure_http": BooleanField(
-                lazy_gettext(field["label"]),
-                description=lazy_gettext(field["description"]),
-                default=field["schema"]["default"],
-            ),
-        }
+        widgets: dict[str, Any] = {}
+        for name, field in GRADIENT_CONN_FIELDS.items():
+            label = lazy_gettext(field["label"])
+            description = lazy_gettext(field["description"])
+            if field["schema"]["type"] == "boolean":
+                widgets[name] = BooleanField(
+                    label, description=description, default=field["schema"]["default"]
+                )
+            else:
+                widgets[name] = StringField(
+                    label, description=description, widget=BS3TextFieldWidget()
+                )
+        return widgets
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -165,7 +171,9 @@ class GradientHook(GradientTransport):
     ) -> dict[str, Any] | None:
         """The newest recommendation in ``state``, paging past newer ones in other states.
 
-        Looks at ``per_page * max_pages`` recommendations at most; ``None`` if none matched.
+        Looks at ``per_page * max_pages`` recommendations at most (100 by default); ``None``
+        if none matched. When every page read was full, older recommendations were left
+        unread: a WARNING says that the limit was reached, so "none" is not taken for a fact.
         """
         for page in range(max_pages):
             items = self.list_recommendations(project_id, page=page, per_page=per_page)
@@ -174,6 +182,16 @@ class GradientHook(GradientTransport):
                 return found
             if len(items) < per_page:
                 return None
+        self.log.warning(
+            "Gradient project %s: none of its newest %s recommendations (%s pages of %s) is "
+            "%s, and older ones were not read (the paging limit was reached). Requests keep "
+            "failing or staying pending: check the project in Gradient.",
+            project_id,
+            per_page * max_pages,
+            max_pages,
+            per_page,
+            state,
+        )
         return None
 
     def request_recommendation(self, project_id: str) -> str:

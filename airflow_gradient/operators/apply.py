@@ -14,6 +14,7 @@ from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT,
 from airflow_gradient.exceptions import (
     DatabricksJobError,
     GradientError,
+    InvalidArgumentsError,
     UnsupportedPathError,
     airflow_errors,
 )
@@ -199,11 +200,15 @@ class GradientApplyRecommendationOperator(
         plan = plan_apply(target, job["settings"], options, tagged_configuration=tagged)
         self._log_plan(plan)
         if plan.action != "write":
-            return plan.result()
-        return plan.written(self._write(plan))
+            return _shown(plan.result())
+        return _shown(plan.written(self._write(plan)))
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
+
+        With the defaults the bound holds for one page of recommendations and one page of the
+        job; a project with newer PENDING/FAILURE recommendations on later pages, or a job of
+        more than 100 tasks or job clusters, needs ``recommendation_pages``/``job_pages``.
 
         The sum of the bounds of the network steps ``execute`` runs (each declared with
         :func:`_network_step`): the three concurrent reads (project and recommendations on
@@ -256,7 +261,7 @@ class GradientApplyRecommendationOperator(
             t for t in self.get_direct_relatives(upstream=False) if is_instance_of(t, RUN_NOW)
         ]
         if len(run_now) != 1:
-            raise DatabricksJobError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: no job_id or job_name given, and {len(run_now)} downstream "
                 f"{RUN_NOW} tasks to take it from (need exactly one). Pass job_id= or job_name=."
             )
@@ -267,7 +272,7 @@ class GradientApplyRecommendationOperator(
             "job_name"
         )
         if job_id in (None, "") and not job_name:
-            raise DatabricksJobError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: downstream task {task.task_id!r} names no job_id or job_name."
             )
         self.log.info("Job taken from downstream task %s.", task.task_id)
@@ -323,6 +328,8 @@ class GradientApplyRecommendationOperator(
     def _log_plan(self, plan: ApplyPlan) -> None:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.recommendation import format_metrics
+        from airflow_gradient.core.redaction import redact_changes
+        from airflow_gradient.redaction import airflow_redactor
 
         target, rec = plan.target, plan.target.recommendation
         for warning in target.spec_warnings:
@@ -337,7 +344,8 @@ class GradientApplyRecommendationOperator(
             target.location.reason,
             format_metrics(rec.metrics),
         )
-        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(target.changes))
+        shown = redact_changes(target.changes, airflow_redactor())
+        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(shown))
         if plan.action == "keep_reverted":
             self.log.warning("%s", plan.reason)
         else:
@@ -412,3 +420,14 @@ def _given(value: Any) -> str | None:
     """A templated optional argument as a string, or ``None`` when it rendered empty."""
     text = "" if value is None else str(value).strip()
     return None if text in ("", "None") else text
+
+
+def _shown(result: ApplyResult) -> ApplyResult:
+    """The result with the values of secret-looking keys hidden in ``changes`` (what the XCom,
+    the UI and the copilot's approval page show). ``previous_cluster``/``new_cluster`` stay
+    whole: the rollback restores from them."""
+    from airflow_gradient.core.redaction import redact_changes
+    from airflow_gradient.redaction import airflow_redactor
+
+    result["changes"] = redact_changes(result["changes"], airflow_redactor())
+    return result

@@ -24,6 +24,7 @@ class RequestRecord:
     :param fault: kind of injected fault that hit this request (``"status"``, ``"drop"``,
         ``"delay"``), or ``None``.
     :param at: ``time.time()`` when the request arrived.
+    :param user_agent: the ``User-Agent`` header the client sent, if any (never a secret).
     """
 
     service: str
@@ -33,6 +34,7 @@ class RequestRecord:
     query: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
     fault: str | None = None
     at: float = field(default_factory=time.time, compare=False)
+    user_agent: str | None = field(default=None, compare=False)
 
 
 class RequestLog:

@@ -193,6 +193,7 @@ class ServiceRequestHandler(BaseHTTPRequestHandler):
                     query=query,
                     fault=fault.kind if fault is not None else None,
                     at=started,
+                    user_agent=self.headers.get("User-Agent"),
                 )
             )
 

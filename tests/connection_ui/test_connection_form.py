@@ -115,6 +115,11 @@ def test_the_form_the_ui_renders() -> None:
         "title": "Allow insecure http",
     }
     assert "plain http" in insecure["description"]
+    assert set(meta.extra_fields) == {"allow_insecure_http", "ca_bundle", "verify", "proxy"}
+    assert meta.extra_fields["verify"]["value"] is True
+    assert meta.extra_fields["ca_bundle"]["schema"]["title"] == "CA bundle path"
+    assert meta.extra_fields["proxy"]["schema"]["title"] == "Proxy URL"
+    assert "HTTPS_PROXY" in meta.extra_fields["proxy"]["description"]
 
 
 def test_airflow_3_0_and_3_1_get_the_same_form_from_the_hook_methods(
@@ -151,6 +156,10 @@ def test_airflow_3_0_and_3_1_get_the_same_form_from_the_hook_methods(
     assert field["schema"]["title"] == declared["label"] == "Allow insecure http"
     assert field["schema"]["type"] == ["boolean", "null"]
     assert field["description"] == declared["description"]
+    for name in ("ca_bundle", "verify", "proxy"):
+        dumped = widgets[f"extra__gradient__{name}"].field.param.dump()
+        assert dumped["schema"]["title"] == GRADIENT_CONN_FIELDS[name]["label"]
+        assert dumped["description"] == GRADIENT_CONN_FIELDS[name]["description"]
 
 
 # --- the Test button ------------------------------------------------------------------------

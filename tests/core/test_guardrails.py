@@ -189,6 +189,15 @@ def test_spark_version_change() -> None:
         ({}, {"runtime_engine": "PHOTON"}, "from STANDARD to PHOTON"),
         ({"runtime_engine": "PHOTON"}, {"runtime_engine": "STANDARD"}, "from PHOTON to STANDARD"),
         ({"spark_version": "14.3.x-photon-scala2.12"}, {"runtime_engine": "PHOTON"}, None),
+        # Databricks answers "NULL" for an engine nobody chose: the default, not an engine.
+        ({"runtime_engine": "NULL"}, {"runtime_engine": "STANDARD"}, None),
+        ({"runtime_engine": "NULL"}, {"runtime_engine": "PHOTON"}, "from STANDARD to PHOTON"),
+        (
+            {"runtime_engine": "NULL", "spark_version": "14.3.x-photon-scala2.12"},
+            {"runtime_engine": "PHOTON"},
+            None,
+        ),
+        ({"runtime_engine": "STANDARD"}, {"runtime_engine": "NULL"}, None),
         (
             {"spark_version": "14.3.x-photon-scala2.12"},
             {"spark_version": "15.4.x-scala2.12"},

@@ -222,6 +222,18 @@ def test_an_old_or_undated_pending_is_not_reused() -> None:
     assert find_reusable_pending(page, now=NOW, within=timedelta(minutes=30)) is None
 
 
+def test_a_pending_exactly_at_the_edge_of_the_window_is_reused() -> None:
+    """``reuse_pending_within=30 min`` includes a request made exactly 30 minutes ago; one
+    microsecond older is outside."""
+    edge = [rec("r1", "PENDING", "2026-10-02T08:30:00Z")]
+    assert find_reusable_pending(edge, now=NOW, within=timedelta(minutes=30)) is not None
+    older = [rec("r1", "PENDING", "2026-10-02T08:29:59.999999Z")]
+    assert find_reusable_pending(older, now=NOW, within=timedelta(minutes=30)) is None
+    assert find_reusable_pending(edge, now=NOW, within=timedelta(0)) is None
+    now = [rec("r1", "PENDING", "2026-10-02T09:00:00Z")]
+    assert find_reusable_pending(now, now=NOW, within=timedelta(0)) is not None
+
+
 def test_a_pending_from_the_future_counts_as_recent() -> None:
     page = [rec("r1", "PENDING", "2026-10-02T09:00:05Z")]
     assert find_reusable_pending(page, now=NOW, within=timedelta(minutes=1)) is not None

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -260,6 +261,31 @@ def test_the_logged_wait_is_the_retry_after_asked_for(
     lines = retry_lines(logged)
     assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.20", "0.30"]  # the second capped
     assert all("(HTTP 429 REQUEST_LIMIT_EXCEEDED)" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "logged_wait"),
+    [("nan", "0.01"), ("-3", "0.01"), ("text", "0.01"), ("0.2", "0.20")],
+)
+def test_retry_after_garbage_keeps_the_provider_back_off(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]], retry_after: str, logged_wait: str
+) -> None:
+    sb.faults.inject("databricks", "GET", DEST, status=503, retry_after=retry_after)
+    fast_hook(retry_limit=2).list_destinations()
+    [line] = retry_lines(logged)
+    assert line.rsplit(" ", 2)[1] == logged_wait
+
+
+def test_an_http_date_retry_after_is_honoured_by_the_databricks_hook(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    from email.utils import formatdate
+
+    when = formatdate(time.time() + 3, usegmt=True)
+    sb.faults.inject("databricks", "GET", DEST, status=429, retry_after=when)
+    fast_hook(retry_limit=2).list_destinations()
+    [line] = retry_lines(logged)
+    assert 1.5 <= float(line.rsplit(" ", 2)[1]) <= 3.0
 
 
 def test_a_dropped_connection_is_logged_with_the_error_type(

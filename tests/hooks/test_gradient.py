@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -245,6 +246,32 @@ def test_latest_recommendation_pages_past_other_states(sb: Sandbox) -> None:
     assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
 
 
+def test_paging_that_stops_at_its_limit_says_so(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    job_id = sb.databricks.create_job({"name": "j", "tasks": []})
+    project_id = sb.gradient.create_project(job_id=job_id)["id"]
+    sb.gradient.add_recommendation(
+        project_id, {"num_workers": 2}, state="SUCCESS", created_at="2026-01-01T00:00:00Z"
+    )
+    for day in range(2, 8):
+        sb.gradient.add_recommendation(
+            project_id, state="FAILURE", error="x", created_at=f"2026-01-0{day}T00:00:00Z"
+        )
+    h = hook()
+    assert h.get_latest_recommendation(project_id, per_page=3, max_pages=2) is None
+    warnings = [str(e["event"]) for e in logged if e.get("log_level") == "warning"]
+    assert warnings == [
+        f"Gradient project {project_id}: none of its newest 6 recommendations (2 pages of 3) "
+        "is SUCCESS, and older ones were not read (the paging limit was reached). Requests "
+        "keep failing or staying pending: check the project in Gradient."
+    ]
+    # A short last page means everything was read: no warning.
+    logged.clear()
+    assert h.get_latest_recommendation(project_id, state="PENDING", per_page=5) is None
+    assert [e for e in logged if e.get("log_level") == "warning"] == []
+
+
 def test_test_connection_reports_both_outcomes(
     sb: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -322,6 +349,44 @@ def test_the_logged_wait_is_the_retry_after_asked_for(
         "HTTP 429 Too Many Requests"
     ] * 2
     assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.10", "0.25"]  # capped
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "logged_wait"),
+    [
+        ("nan", "0.20"),  # garbage: the back-off (retry_delay) applies
+        ("inf", "0.20"),
+        ("soon", "0.20"),
+        ("-5", "0.00"),  # negative: retry now
+        ("0.5", "0.50"),
+    ],
+)
+def test_every_retry_after_form_gives_a_bounded_wait(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]], retry_after: str, logged_wait: str
+) -> None:
+    h = hook(retry_delay=0.2, max_retry_after=2.0)
+    h.get_products()
+    sb.faults.inject(
+        "gradient", "GET", "/v1/projects/products", status=503, retry_after=retry_after
+    )
+    assert h.get_products()
+    [line] = retry_lines(logged)
+    assert line.rsplit(" ", 2)[1] == logged_wait
+    assert "on attempt 1 (HTTP 503" in line
+
+
+def test_an_http_date_retry_after_is_the_time_until_that_date(
+    sb: Sandbox, logged: list[MutableMapping[str, Any]]
+) -> None:
+    from email.utils import formatdate
+
+    h = hook(retry_delay=0.01, max_retry_after=30.0)
+    h.get_products()
+    when = formatdate(time.time() + 3, usegmt=True)  # whole seconds: between 2 and 3 s ahead
+    sb.faults.inject("gradient", "GET", "/v1/projects/products", status=503, retry_after=when)
+    assert h.get_products()
+    [line] = retry_lines(logged)
+    assert 1.5 <= float(line.rsplit(" ", 2)[1]) <= 3.0
 
 
 def test_a_dropped_connection_is_logged_with_the_error_type(

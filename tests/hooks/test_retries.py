@@ -2,34 +2,65 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 import requests
 
-from airflow_gradient.hooks._retries import (
-    http_failure_reason,
-    http_request_name,
-    retry_after_seconds,
-)
+from airflow_gradient.hooks._retries import http_failure_reason, http_request_name
+from airflow_gradient.hooks._retry_after import bounded_wait, parse_retry_after
+
+NOW = 1_800_000_000.0  # 2027-01-15 08:00:00 GMT
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
         (None, None),
+        ("", None),
         ("2", 2.0),
-        ("0.5", 0.5),
+        (" 0.5 ", 0.5),
         ("0", 0.0),
-        ("-1", None),
-        ("nan", None),
-        ("inf", None),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
         (3, 3.0),
+        ("-1", 0.0),  # negative: retry now
+        (-7.5, 0.0),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-inf", None),
+        (float("nan"), None),
+        ("soon", None),
+        ("Fri, 15 Jan 2027 08:00:02 GMT", 2.0),  # HTTP-date two seconds ahead
+        ("Fri, 15 Jan 2027 07:00:00 GMT", 0.0),  # in the past: retry now
+        ("Fri, 15 Jan 2027 08:00:02", None),  # no zone: not an HTTP-date
+        ("Fri, 99 Foo 2027 08:00:02 GMT", None),
     ],
 )
-def test_retry_after_in_seconds_only(value: Any, expected: float | None) -> None:
-    assert retry_after_seconds(value) == expected
+def test_every_form_of_retry_after_has_one_reading(value: Any, expected: float | None) -> None:
+    assert parse_retry_after(value, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("asked", "backoff", "cap", "remaining", "expected"),
+    [
+        (2.0, 9.0, 30.0, None, 2.0),  # the server's wait replaces the back-off
+        (None, 9.0, 30.0, None, 9.0),
+        (60.0, 1.0, 30.0, None, 30.0),  # capped by max_retry_after
+        (20.0, 1.0, 30.0, 5.0, 5.0),  # capped by the deadline
+        (0.0, 1.0, 30.0, None, 0.0),  # retry now
+        (None, float("inf"), 30.0, None, 30.0),
+        (None, float("nan"), 30.0, None, 0.0),
+        (5.0, 1.0, 30.0, -3.0, 0.0),  # deadline already past: never negative
+        (None, -4.0, 30.0, None, 0.0),
+    ],
+)
+def test_the_wait_is_finite_non_negative_and_capped(
+    asked: float | None, backoff: float, cap: float, remaining: float | None, expected: float
+) -> None:
+    wait = bounded_wait(asked, backoff, max_retry_after=cap, remaining=remaining)
+    assert wait == expected
+    assert math.isfinite(wait) and wait >= 0
 
 
 def _http_error(status: int, body: bytes, url: str) -> requests.HTTPError:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.exceptions import (
     AmbiguousClusterError,
     AutoApplyConflictError,
@@ -20,6 +20,7 @@ from airflow_gradient.exceptions import (
 )
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings
+from tests.oracles import expected_cluster
 
 Target = Callable[..., tuple[int, str]]
 Apply = Callable[..., dict[str, Any]]
@@ -63,7 +64,7 @@ def test_shared_job_cluster_gets_the_merged_spec_and_nothing_else_changes(
 
     after = settings_of(sb, job_id)
     cluster = after["job_clusters"][0]["new_cluster"]
-    expected = merge_recommendation(
+    expected = expected_cluster(
         before["job_clusters"][0]["new_cluster"],
         result_config(sb, project_id),
         recommendation_id=result["recommendation_id"],
@@ -295,6 +296,16 @@ def test_auto_apply_conflict_is_refused_unless_allowed(
     with pytest.raises(AutoApplyConflictError, match="allow_auto_apply_conflict"):
         run_apply(project_id=project_id, job_id=job_id)
     assert writes(sb) == []
+    # As the README says: after the three reads, before any write.
+    reads = {(r.method, r.path) for r in sb.requests if r.method == "GET"}
+    assert {
+        ("GET", f"/v1/projects/{project_id}"),
+        ("GET", f"/v1/projects/{project_id}/recommendations"),
+        ("GET", "/api/2.2/jobs/get"),
+    } <= reads
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "after these three reads, before any write, it refuses a project whose" in readme
+    assert "before any API call, a downstream task" in readme
 
     result = run_apply(project_id=project_id, job_id=job_id, allow_auto_apply_conflict=True)
     assert result["applied"] is True

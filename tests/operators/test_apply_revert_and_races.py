@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.exceptions import RecommendationRevertedError
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings
+from tests.oracles import expected_cluster
 
 Target = Callable[..., tuple[int, str]]
 Apply = Callable[..., dict[str, Any]]
@@ -142,7 +142,7 @@ def test_two_recommendations_racing_end_as_one_of_them_never_a_mixture(
         config = {"num_workers": workers, "node_type_id": node, "driver_node_type_id": node}
         rec_id = sb.gradient.add_recommendation(project_id, config, state="SUCCESS")
         projects.append(project_id)
-        expected.append(merge_recommendation(original, config, recommendation_id=rec_id))
+        expected.append(expected_cluster(original, config, recommendation_id=rec_id))
     sb.faults.set_latency(0.05, service="databricks")
 
     results = race(

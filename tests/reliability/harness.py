@@ -100,26 +100,22 @@ def expected_merged_settings(
 ) -> dict[str, Any]:
     """The whole job settings after one clean ``jobs/update`` of the merged cluster entry.
 
-    Computed on a throw-away twin job, so the sandbox's own update semantics (merge by key,
-    validation) decide, independently of what the operator does at run time.
+    Written from the documented rules by :mod:`tests.oracles` (not by the operator's core), and
+    stored on a throw-away twin job so the sandbox normalises it as it does any job.
     """
-    from airflow_gradient.core.cluster.locate import locate_cluster
-    from airflow_gradient.core.cluster.merge import merge_recommendation
-    from airflow_gradient.core.cluster.update import update_settings_for
+    from tests.oracles import expected_settings
 
     project = sb.gradient.get_project(project_id)
     served = sb.gradient.get_recommendation(project_id, rec_id)
-    configuration = served["recommendation"]["configuration"]
-    location = locate_cluster(
+    expected = expected_settings(
         before,
-        job_id=job_id,
+        served["recommendation"]["configuration"],
         project_id=project_id,
         cluster_path=project.get("cluster_path") or None,
+        recommendation_id=rec_id,
     )
-    merged = merge_recommendation(location.spec, configuration, recommendation_id=rec_id)
-    twin = sb.databricks.create_job(copy.deepcopy(dict(before)))
+    twin = sb.databricks.create_job(copy.deepcopy(expected))
     try:
-        sb.databricks.update_job(twin, update_settings_for(before, location, merged))
         settings: dict[str, Any] = sb.databricks.get_job(twin)["settings"]
         return settings
     finally:

@@ -15,10 +15,12 @@ from tests.reliability.harness import JOBS_UPDATE, writes
 CASES = load_corpus()
 
 
-def test_the_corpus_is_big_enough_and_covers_every_kind() -> None:
-    assert len(CASES) >= 40, f"{len(CASES)} cases in {CORPUS}"
+def test_the_corpus_holds_exactly_the_documented_cases() -> None:
+    """docs/reliability.md promises 88 cases: 84 refused, 4 accepted."""
+    assert len(CASES) == 88, f"{len(CASES)} cases in {CORPUS}"
     assert {case.kind for case in CASES} == {"recommendation", "job", "input"}
-    assert sum(1 for case in CASES if case.expected_error) >= 40
+    assert sum(1 for case in CASES if case.expected_error) == 84
+    assert sum(1 for case in CASES if case.expected_error is None) == 4
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -1,0 +1,80 @@
+"""Hiding secret values in cluster specs before they are shown: logs, diff tables, messages.
+
+Databricks users should reference secrets as ``{{secrets/<scope>/<key>}}``, but many jobs hold
+plain values in ``spark_env_vars``, ``spark_conf`` or ``custom_tags``. The core does not know
+which names are sensitive: the caller passes a :data:`Redactor`, ``(key, value) -> value``, that
+returns the value, or a replacement when it must not be shown. The edge supplies Airflow's
+(:func:`airflow_gradient.redaction.airflow_redactor`). A secret reference is never a secret and
+stays visible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+__all__ = ["SECRET_MAPS", "Redactor", "is_secret_reference", "redact_changes", "redact_cluster"]
+
+#: ``(key, value) -> value``: the value itself, or what to show instead.
+Redactor = Callable[[str, Any], Any]
+
+#: The maps of a cluster spec whose values can be credentials.
+SECRET_MAPS = ("spark_env_vars", "spark_conf", "custom_tags")
+
+_REFERENCE = re.compile(r"\{\{\s*secrets/[^/{}\s]+/[^{}\s]+\s*\}\}")
+
+
+def is_secret_reference(value: Any) -> bool:
+    """Whether ``value`` is only a Databricks secret reference (``{{secrets/scope/key}}``)."""
+    return isinstance(value, str) and _REFERENCE.fullmatch(value.strip()) is not None
+
+
+def _shown(key: str, value: Any, redactor: Redactor) -> Any:
+    if value is None or is_secret_reference(value):
+        return value
+    return redactor(key, value)
+
+
+def redact_cluster(spec: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A copy of ``spec`` whose :data:`SECRET_MAPS` values went through ``redactor``."""
+    shown = dict(spec)
+    for field in SECRET_MAPS:
+        values = spec.get(field)
+        if isinstance(values, Mapping):
+            shown[field] = {key: _shown(str(key), v, redactor) for key, v in values.items()}
+    return shown
+
+
+def _map_key(path: str) -> str | None:
+    """``spark_conf["a.b"]`` → ``a.b`` for a path into one of the :data:`SECRET_MAPS`."""
+    for field in SECRET_MAPS:
+        prefix = f"{field}["
+        if path.startswith(prefix) and path.endswith("]"):
+            inner = path[len(prefix) : -1]
+            return inner[1:-1] if inner.startswith('"') and inner.endswith('"') else inner
+        if path.startswith(f"{field}."):
+            return path[len(field) + 1 :]
+    return None
+
+
+def redact_changes(
+    changes: Sequence[Mapping[str, Any]], redactor: Redactor
+) -> list[dict[str, Any]]:
+    """Diff rows (``path`` plus ``before``/``after``/... values) with the values of keys in the
+    :data:`SECRET_MAPS` gone through ``redactor``; whole maps (``path`` = ``spark_conf``) are
+    redacted key by key."""
+    shown: list[dict[str, Any]] = []
+    for row in changes:
+        path = str(row.get("path", ""))
+        key = _map_key(path)
+        out = dict(row)
+        for column, value in row.items():
+            if column == "path":
+                continue
+            if key is not None:
+                out[column] = _shown(key, value, redactor)
+            elif path in SECRET_MAPS and isinstance(value, Mapping):
+                out[column] = {k: _shown(str(k), v, redactor) for k, v in value.items()}
+        shown.append(out)
+    return shown

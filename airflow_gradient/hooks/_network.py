@@ -1,0 +1,59 @@
+"""How the Gradient hook's HTTP clients reach the API: User-Agent, TLS verification, proxy.
+
+:func:`client_settings` is the one place these are decided; both the sync and the async
+``httpx`` client are built with it. Enterprise networks set them in the connection's extras:
+
+* ``ca_bundle``: path of a PEM file with the CA certificates to trust (a private CA, or a
+  TLS-inspecting proxy's CA), instead of the system's.
+* ``verify``: ``false`` turns certificate verification off (logged as a WARNING each time a
+  client is built); a string is taken as ``ca_bundle``.
+* ``proxy``: URL of an HTTP(S) proxy (``http://proxy.corp:3128``, credentials allowed in it).
+
+Without ``proxy``, the standard environment variables apply (``HTTPS_PROXY``, ``HTTP_PROXY``,
+``ALL_PROXY``, ``NO_PROXY``, ``SSL_CERT_FILE``), as ``httpx`` reads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from airflow_gradient import __version__
+
+if TYPE_CHECKING:
+    from airflow_gradient.hooks._credentials import GradientCredentials
+
+#: The User-Agent of every request airflow-gradient sends to Gradient (Databricks requests
+#: append it to the databricks provider's own).
+USER_AGENT = f"airflow-gradient/{__version__}"
+
+log = logging.getLogger("airflow_gradient.hooks.gradient")
+
+
+def client_settings(creds: GradientCredentials | None) -> dict[str, Any]:
+    """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``: headers, verify, proxy,
+    trust_env. ``creds=None`` gives the defaults (system CAs, proxy from the environment)."""
+    if creds is None:
+        return network_settings()
+    return network_settings(verify=creds.verify, proxy=creds.proxy, base_url=creds.base_url)
+
+
+def network_settings(
+    *, verify: bool | str = True, proxy: str | None = None, base_url: str = ""
+) -> dict[str, Any]:
+    """:func:`client_settings` from the connection's network extras themselves."""
+    settings: dict[str, Any] = {"headers": {"User-Agent": USER_AGENT}, "trust_env": True}
+    if verify is False:
+        log.warning(
+            "TLS certificate verification is OFF for the Gradient API at %s (connection extra "
+            '"verify": false): anyone on the network path can read the API key and tokens. Use '
+            '"ca_bundle" with your CA certificates instead.',
+            base_url,
+        )
+        settings["verify"] = False
+    elif isinstance(verify, str):
+        settings["verify"] = ssl.create_default_context(cafile=verify)
+    if proxy:
+        settings["proxy"] = proxy
+    return settings
