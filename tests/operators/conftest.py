@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
-from tests.templates.conftest import airflow_home, migrated_db  # noqa: F401 (fixtures)
+from tests.templates.conftest import (  # noqa: F401 (fixtures)
+    airflow_home,
+    migrated_db,
+    template_sb,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 PROJECT_ID = "11111111-2222-4333-8444-555555555555"

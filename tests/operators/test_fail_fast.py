@@ -135,21 +135,21 @@ def _attempts(output: str) -> dict[str, list[str]]:
 
 
 def test_permanent_errors_fail_once_and_transient_ones_retry(
-    sb: Sandbox, airflow_home: Callable[..., AirflowHome]
+    template_sb: Sandbox, airflow_home: Callable[..., AirflowHome]
 ) -> None:
     home = airflow_home()
-    targets = _targets(sb)
+    targets = _targets(template_sb)
     (home.dags / f"{DAG_ID}.py").write_text(
         DAG_TEXT.format(dag_id=DAG_ID, targets=json.dumps(targets).replace("null", "None"))
     )
-    result = home.dags_test(DAG_ID, home.env(connections=sb.connections()), timeout=240)
+    result = home.dags_test(DAG_ID, home.env(connections=template_sb.connections()), timeout=240)
     assert result.returncode != 0, "every apply task fails, so the run fails"
 
     attempts = _attempts(result.output)
     expected = {task_id: [error] for task_id, error in PERMANENT.items()}
     expected.update({task_id: [error] * 3 for task_id, error in TRANSIENT.items()})
     assert {task_id: attempts.get(task_id) for task_id in expected} == expected
-    reads = sb.requests_to(
+    reads = template_sb.requests_to(
         "gradient", "GET", f"/v1/projects/{targets['gradient_500'][1]}/recommendations"
     )
     assert len(reads) == 3  # one read per attempt (retry_limit=1 in the hook)
