@@ -134,6 +134,40 @@ class Reference:
         )
 
 
+def reference_in_force(
+    job: Mapping[str, Any],
+    project: Mapping[str, Any],
+    *,
+    project_id: str,
+    cluster_key: str | None,
+) -> Reference:
+    """The default reference: the recommendation the project's cluster is tagged with.
+
+    :param job: the whole ``jobs/get`` reply.
+    :param project: the Gradient project (its ``cluster_path`` helps locate the cluster).
+    """
+    from airflow_gradient.core.cluster.locate import locate_cluster
+    from airflow_gradient.core.cluster.merge import applied_recommendation_id
+
+    job_id = int(job["job_id"])
+    location = locate_cluster(
+        job["settings"],
+        job_id=job_id,
+        project_id=project_id,
+        cluster_path=project.get("cluster_path") or None,
+        cluster_key=cluster_key,
+    )
+    in_force = applied_recommendation_id(location.spec)
+    where = f"cluster {location.path} of Databricks job {job_id}"
+    if in_force is None:
+        return Reference(source=f"{where} carries no sync:recommendation-id tag")
+    return Reference(
+        recommendation_id=in_force,
+        include_reference=False,
+        source=f"the recommendation in force on {where}",
+    )
+
+
 def parse_reference(value: Any, *, source: str = "newer_than") -> Reference:
     """Read a user's reference: ``None``/empty, a recommendation id, or a timestamp.
 

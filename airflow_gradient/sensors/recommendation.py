@@ -239,28 +239,13 @@ class GradientRecommendationSensor(
         )
 
     def _reference_in_force(self) -> Reference:
-        from airflow_gradient.core.cluster.locate import locate_cluster
-        from airflow_gradient.core.cluster.merge import applied_recommendation_id
-        from airflow_gradient.core.waiting import Reference
+        from airflow_gradient.core.waiting import reference_in_force
 
         job_id = self.databricks_hook.resolve_job_id(job_id=self.job_id, job_name=None)
         project = self.gradient_hook.get_project(self.project_id)
         job = self.databricks_hook.get_job(job_id)
-        location = locate_cluster(
-            job["settings"],
-            job_id=job_id,
-            project_id=self.project_id,
-            cluster_path=project.get("cluster_path") or None,
-            cluster_key=self.cluster_key or None,
-        )
-        in_force = applied_recommendation_id(location.spec)
-        where = f"cluster {location.path} of Databricks job {job_id}"
-        if in_force is None:
-            return Reference(source=f"{where} carries no sync:recommendation-id tag")
-        return Reference(
-            recommendation_id=in_force,
-            include_reference=False,
-            source=f"the recommendation in force on {where}",
+        return reference_in_force(
+            job, project, project_id=self.project_id, cluster_key=self.cluster_key or None
         )
 
     def _failure(self, message: str) -> GradientError:

@@ -237,3 +237,43 @@ def test_a_pending_exactly_at_the_edge_of_the_window_is_reused() -> None:
 def test_a_pending_from_the_future_counts_as_recent() -> None:
     page = [rec("r1", "PENDING", "2026-10-02T09:00:05Z")]
     assert find_reusable_pending(page, now=NOW, within=timedelta(minutes=1)) is not None
+
+
+# --- reference_in_force ------------------------------------------------------------------
+
+
+def _job(tags: dict[str, str]) -> dict[str, Any]:
+    cluster = {"num_workers": 2, "node_type_id": "m5.large", "custom_tags": tags}
+    return {
+        "job_id": 7,
+        "settings": {
+            "job_clusters": [{"job_cluster_key": "main", "new_cluster": cluster}],
+            "tasks": [{"task_key": "t", "job_cluster_key": "main"}],
+        },
+    }
+
+
+def test_reference_in_force_is_the_recommendation_the_cluster_is_tagged_with() -> None:
+    from airflow_gradient.core.waiting import reference_in_force
+
+    job = _job({"sync:project-id": "p-1", "sync:recommendation-id": "r-9"})
+    reference = reference_in_force(job, {}, project_id="p-1", cluster_key=None)
+
+    assert reference.recommendation_id == "r-9"
+    assert reference.include_reference is False
+    assert (
+        reference.source
+        == "the recommendation in force on cluster job_clusters/main of Databricks job 7"
+    )
+
+
+def test_reference_in_force_without_a_tag_says_so() -> None:
+    from airflow_gradient.core.waiting import reference_in_force
+
+    reference = reference_in_force(_job({}), {}, project_id="p-1", cluster_key=None)
+
+    assert reference.recommendation_id is None
+    assert (
+        reference.source
+        == "cluster job_clusters/main of Databricks job 7 carries no sync:recommendation-id tag"
+    )
