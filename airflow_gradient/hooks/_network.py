@@ -1,7 +1,8 @@
 """How the Gradient hook's HTTP clients reach the API: User-Agent, TLS verification, proxy.
 
-:func:`client_settings` is the one place these are decided; both the sync and the async
-``httpx`` client are built with it. Enterprise networks set them in the connection's extras:
+:func:`network_settings` is the one place these are decided; ``ClientOptions`` (which also keys
+the shared async client) builds both the sync and the async ``httpx`` client with it.
+Enterprise networks set them in the connection's extras:
 
 * ``ca_bundle``: path of a PEM file with the CA certificates to trust (a private CA, or a
   TLS-inspecting proxy's CA), instead of the system's.
@@ -17,12 +18,9 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow_gradient import __version__
-
-if TYPE_CHECKING:
-    from airflow_gradient.hooks._credentials import GradientCredentials
 
 #: The User-Agent of every request airflow-gradient sends to Gradient (Databricks requests
 #: append it to the databricks provider's own).
@@ -31,18 +29,11 @@ USER_AGENT = f"airflow-gradient/{__version__}"
 log = logging.getLogger("airflow_gradient.hooks.gradient")
 
 
-def client_settings(creds: GradientCredentials | None) -> dict[str, Any]:
-    """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient``: headers, verify, proxy,
-    trust_env. ``creds=None`` gives the defaults (system CAs, proxy from the environment)."""
-    if creds is None:
-        return network_settings()
-    return network_settings(verify=creds.verify, proxy=creds.proxy, base_url=creds.base_url)
-
-
 def network_settings(
     *, verify: bool | str = True, proxy: str | None = None, base_url: str = ""
 ) -> dict[str, Any]:
-    """:func:`client_settings` from the connection's network extras themselves."""
+    """Keyword arguments for ``httpx.Client``/``httpx.AsyncClient`` from the connection's
+    network extras: headers (User-Agent), verify, proxy, trust_env."""
     settings: dict[str, Any] = {"headers": {"User-Agent": USER_AGENT}, "trust_env": True}
     if verify is False:
         log.warning(
