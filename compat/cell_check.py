@@ -68,14 +68,15 @@ pm = ProvidersManager()
 hook = pm.hooks["gradient"]
 behaviour = pm.field_behaviours.get("gradient") or {}
 relabel = behaviour.get("relabeling", {})
-widget = pm.connection_form_widgets.get("extra__gradient__allow_insecure_http")
+prefix = "extra__gradient__"
+widgets = sorted(k[len(prefix):] for k in pm.connection_form_widgets if k.startswith(prefix))
 print("RESULT" + json.dumps({
     "hook_class_name": hook.hook_class_name,
     "hook_name": hook.hook_name,
     "login": relabel.get("login"),
     "password": relabel.get("password"),
     "port_hidden": "port" in behaviour.get("hidden_fields", []),
-    "extra_fields": ["allow_insecure_http"] if widget else [],
+    "extra_fields": widgets,
 }))
 """
 
@@ -93,6 +94,9 @@ print("RESULT" + json.dumps({
     "extra_fields": sorted(meta.extra_fields or {}),
 }))
 """
+
+#: The Gradient connection's extra fields, as the UI lists them (sorted).
+EXTRA_FIELDS = ("allow_insecure_http", "ca_bundle", "proxy", "verify")
 
 #: The databricks provider that first accepts a mapped ``job_id`` in ``DatabricksRunNowOperator``
 #: (``example_dags/gradient_fleet.py`` needs it).
@@ -347,9 +351,9 @@ class Cell:
             "login": "API key ID",
             "password": "API key secret",
             "port_hidden": True,
-            "extra_fields": ["allow_insecure_http"],
+            "extra_fields": list(EXTRA_FIELDS),
         }
-        note = "labels, hidden fields, allow_insecure_http"
+        note = "labels, hidden fields, " + ", ".join(EXTRA_FIELDS)
         if (3, 0) <= self.minor < (3, 1):
             # Airflow 3.0 imports wtforms before asking any hook for its form and has no
             # stand-in without it: with no FAB provider installed, no provider's custom form

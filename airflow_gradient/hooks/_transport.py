@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_gradient._compat import SerialConnectionLookup
 from airflow_gradient.exceptions import GradientAuthError, GradientTransportError
 from airflow_gradient.hooks._clients import ASYNC_CLIENTS, ClientOptions, Lease, build_client
 from airflow_gradient.hooks._credentials import (
@@ -59,7 +60,7 @@ class _Request:
     deadline: float
 
 
-class GradientTransport(BaseHook):
+class GradientTransport(SerialConnectionLookup, BaseHook):
     """Credentials, HTTP clients and the request machinery of the Gradient hook.
 
     The subclass sets the attributes below in its ``__init__``.

@@ -29,6 +29,7 @@ from airflow.providers.databricks.hooks.databricks import (
     DatabricksHook,
 )
 
+from airflow_gradient._compat import SerialConnectionLookup
 from airflow_gradient.exceptions import (
     DatabricksJobError,
     DestinationExistsError,
@@ -124,7 +125,7 @@ class _Failure:
         )
 
 
-class GradientDatabricksHook(DatabricksHook):
+class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
     """``DatabricksHook`` plus a whole ``get_job``, notification destinations and a job's
     webhooks, with every failure mapped one way.
 
