@@ -35,6 +35,11 @@ WRITTEN = merge_recommendation(BEFORE, CONFIGURATION, recommendation_id="rec-1")
 WHERE = "Databricks job 7, cluster job_clusters/main"
 
 
+def as_is(key: str, value: Any) -> Any:
+    """A redactor that hides nothing (these tests hold no secrets)."""
+    return value
+
+
 def job(spec: dict[str, Any]) -> dict[str, Any]:
     return {
         "job_id": 7,
@@ -58,7 +63,7 @@ def recommendation(rec_id: str = "rec-1", state: str = "SUCCESS") -> dict[str, A
 
 def test_written_and_replied_is_confirmed_by_both() -> None:
     outcome = read_back_outcome(
-        WRITTEN, WRITTEN, BEFORE, None, recommendation_id="rec-1", where=WHERE
+        WRITTEN, WRITTEN, BEFORE, None, recommendation_id="rec-1", where=WHERE, redactor=as_is
     )
     assert (outcome.confirmed_by, outcome.warning, outcome.update_error) == (
         "reply and read-back",
@@ -70,7 +75,7 @@ def test_written_and_replied_is_confirmed_by_both() -> None:
 def test_written_but_the_reply_was_lost() -> None:
     lost = TimeoutError("read timed out")
     outcome = read_back_outcome(
-        WRITTEN, WRITTEN, BEFORE, lost, recommendation_id="rec-1", where=WHERE
+        WRITTEN, WRITTEN, BEFORE, lost, recommendation_id="rec-1", where=WHERE, redactor=as_is
     )
     assert (outcome.confirmed_by, outcome.warning) == ("read-back", True)
     assert outcome.update_error == "read timed out"
@@ -79,7 +84,9 @@ def test_written_but_the_reply_was_lost() -> None:
 def test_failed_and_unchanged_is_not_applied() -> None:
     failed = TimeoutError("read timed out")
     with pytest.raises(DatabricksJobError, match="was NOT applied") as caught:
-        read_back_outcome(WRITTEN, BEFORE, BEFORE, failed, recommendation_id="rec-1", where=WHERE)
+        read_back_outcome(
+            WRITTEN, BEFORE, BEFORE, failed, recommendation_id="rec-1", where=WHERE, redactor=as_is
+        )
     assert caught.value.__cause__ is failed
     assert not isinstance(caught.value, ReadBackMismatchError)
 
@@ -87,7 +94,7 @@ def test_failed_and_unchanged_is_not_applied() -> None:
 def test_replaced_whole_by_another_recommendation_is_superseded() -> None:
     other = merge_recommendation(BEFORE, {"num_workers": 9}, recommendation_id="rec-2")
     outcome = read_back_outcome(
-        WRITTEN, other, BEFORE, None, recommendation_id="rec-1", where=WHERE
+        WRITTEN, other, BEFORE, None, recommendation_id="rec-1", where=WHERE, redactor=as_is
     )
     assert (outcome.confirmed_by, outcome.superseded_by) == ("reply", "rec-2")
     assert outcome.new_cluster == other
@@ -104,6 +111,7 @@ def test_anything_else_is_a_mismatch(update_error: BaseException | None) -> None
             update_error,
             recommendation_id="rec-1",
             where=WHERE,
+            redactor=as_is,
         )
 
 
@@ -113,7 +121,7 @@ def test_anything_else_is_a_mismatch(update_error: BaseException | None) -> None
 def test_a_change_is_written_as_the_whole_job_cluster_entry() -> None:
     options = ApplyOptions(project_id=PROJECT)
     target = prepare({}, recommendation(), job(BEFORE), options)
-    plan = plan_apply(target, job(BEFORE)["settings"], options)
+    plan = plan_apply(target, job(BEFORE)["settings"], options, redactor=as_is)
     assert plan.action == "write"
     assert plan.new_settings == {
         "job_clusters": [{"job_cluster_key": "main", "new_cluster": WRITTEN}]
@@ -123,12 +131,12 @@ def test_a_change_is_written_as_the_whole_job_cluster_entry() -> None:
 def test_dry_run_and_unchanged_write_nothing() -> None:
     dry = ApplyOptions(project_id=PROJECT, dry_run=True)
     target = prepare({}, recommendation(), job(BEFORE), dry)
-    plan = plan_apply(target, job(BEFORE)["settings"], dry)
+    plan = plan_apply(target, job(BEFORE)["settings"], dry, redactor=as_is)
     assert (plan.action, plan.new_settings, plan.result()["dry_run"]) == ("dry_run", None, True)
 
     options = ApplyOptions(project_id=PROJECT)
     target = prepare({}, recommendation(), job(WRITTEN), options)
-    plan = plan_apply(target, job(WRITTEN)["settings"], options)
+    plan = plan_apply(target, job(WRITTEN)["settings"], options, redactor=as_is)
     assert plan.action == "unchanged" and plan.result()["changes"] == []
 
 
@@ -136,12 +144,16 @@ def test_a_reverted_cluster_is_kept_warned_or_refused() -> None:
     reverted = {**WRITTEN, "num_workers": 2}  # tagged rec-1, its num_workers undone
     settings = job(reverted)["settings"]
     warn = ApplyOptions(project_id=PROJECT)
-    plan = plan_apply(prepare({}, recommendation(), job(reverted), warn), settings, warn)
+    plan = plan_apply(
+        prepare({}, recommendation(), job(reverted), warn), settings, warn, redactor=as_is
+    )
     assert plan.action == "keep_reverted" and plan.reverted
     assert plan.result()["new_cluster"] == reverted
     fail = ApplyOptions(project_id=PROJECT, on_revert="fail")
     with pytest.raises(RecommendationRevertedError, match="no longer holds its values"):
-        plan_apply(prepare({}, recommendation(), job(reverted), fail), settings, fail)
+        plan_apply(
+            prepare({}, recommendation(), job(reverted), fail), settings, fail, redactor=as_is
+        )
 
 
 def test_the_tagged_recommendation_is_fetched_only_when_it_is_another() -> None:
