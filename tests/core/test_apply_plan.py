@@ -181,3 +181,52 @@ def test_no_recommendation_skips_or_fails() -> None:
         no_recommendation_result(7, ApplyOptions(project_id=PROJECT, if_no_recommendation="fail"))
     with pytest.raises(NoRecommendationError, match="is PENDING"):
         prepare({}, recommendation(state="PENDING"), job(BEFORE), ApplyOptions(project_id=PROJECT))
+
+
+# --- secret values ----------------------------------------------------------------------------
+
+KEY_NAME = "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net"
+
+
+def hide_keys(key: str, value: Any) -> Any:
+    """A stand-in redactor: names with ``.key.`` or PASSWORD."""
+    return "***" if ".key." in key or "PASSWORD" in key else value
+
+
+def test_the_revert_warning_and_the_result_hide_secret_values() -> None:
+    secret_before = {**BEFORE, "spark_conf": {KEY_NAME: "key-now-4410"}}
+    tagged = {**CONFIGURATION, "spark_conf": {KEY_NAME: "key-recommended-9931"}}
+    reverted = merge_recommendation(secret_before, {}, recommendation_id="rec-0")
+    options = ApplyOptions(project_id=PROJECT, on_revert="reapply")
+    target = prepare({}, recommendation(), job(reverted), options)
+
+    plan = plan_apply(
+        target, job(reverted)["settings"], options, tagged_configuration=tagged, redactor=hide_keys
+    )
+
+    assert plan.revert_warning is not None and KEY_NAME in plan.revert_warning
+    assert "key-now-4410" not in plan.revert_warning
+    assert "key-recommended-9931" not in plan.revert_warning
+    result = plan.result()
+    assert result["previous_cluster"] is not None
+    assert result["previous_cluster"]["spark_conf"] == {KEY_NAME: "***"}
+    assert "key-now-4410" not in str(result)
+
+
+def test_a_read_back_mismatch_hides_secret_values() -> None:
+    written = {**WRITTEN, "spark_env_vars": {"DB_PASSWORD": "pw-written-1180"}}
+    found = {**WRITTEN, "spark_env_vars": {"DB_PASSWORD": "pw-found-2261"}}
+    with pytest.raises(ReadBackMismatchError) as caught:
+        read_back_outcome(
+            written, found, BEFORE, None, recommendation_id="rec-1", where=WHERE, redactor=hide_keys
+        )
+    message = str(caught.value)
+    assert "spark_env_vars.DB_PASSWORD" in message
+    assert "pw-written-1180" not in message and "pw-found-2261" not in message
+
+
+def test_a_result_with_a_cluster_needs_a_redactor() -> None:
+    from airflow_gradient.core.results import apply_result
+
+    with pytest.raises(TypeError, match="needs a redactor"):
+        apply_result(job_id=7, dry_run=False, new_cluster=BEFORE)

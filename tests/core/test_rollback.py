@@ -330,9 +330,7 @@ def test_a_second_sizing_form_added_since_is_a_change_not_a_default(shape: str) 
     settings, result = applied_job(shape=shape)
     job_cluster(settings)["autoscale"] = {"min_workers": 1, "max_workers": 2}
 
-    with pytest.raises(
-        RollbackRefusedError, match=r"1 field\(s\) that .* \(autoscale:"
-    ) as caught:
+    with pytest.raises(RollbackRefusedError, match=r"1 field\(s\) that .* \(autoscale:") as caught:
         plan_for(settings, result)
 
     autoscale = next(r for r in caught.value.differences if r["path"] == "autoscale")
