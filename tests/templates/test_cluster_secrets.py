@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,18 +74,34 @@ def variables(seeded: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rollback_round(sb: Sandbox, home: AirflowHome, seeded: dict[str, Any]) -> str:
+@dataclass
+class Round:
+    """What one DAG run printed, and what must hold after it (checked after the scan, so the
+    scan runs whatever the behaviour)."""
+
+    output: str
+    facts: dict[str, bool]
+
+    def failed_facts(self) -> list[str]:
+        return [what for what, holds in self.facts.items() if not holds]
+
+
+def rollback_round(sb: Sandbox, home: AirflowHome, seeded: dict[str, Any]) -> Round:
     """apply → failed run → rollback: the cluster is back exactly (secrets included)."""
     before = copy.deepcopy(cluster(sb, seeded["job_id"]))
     sb.databricks.next_run_result = "FAILED"
     ran = home.dags_test(ROLLBACK_DAG, home.env(sb.connections(), variables(seeded)))
-    assert ran.returncode != 0  # fail_dag_run fails the DAG run on purpose
-    assert "Rolled back Databricks job" in ran.output, tail(ran.output)
-    assert cluster(sb, seeded["job_id"]) == before
-    return ran.output
+    return Round(
+        ran.output,
+        {
+            "the DAG run fails on purpose (fail_dag_run)": ran.returncode != 0,
+            "the rollback wrote": "Rolled back Databricks job" in ran.output,
+            "the cluster is back exactly": cluster(sb, seeded["job_id"]) == before,
+        },
+    )
 
 
-def refused_round(sb: Sandbox, home: AirflowHome, seeded: dict[str, Any]) -> str:
+def refused_round(sb: Sandbox, home: AirflowHome, seeded: dict[str, Any]) -> Round:
     """A recommendation that replaces the secrets: applied, then the rollback refuses (the old
     values are only digests), saying what to do."""
     sb.gradient.add_recommendation(
@@ -97,14 +114,24 @@ def refused_round(sb: Sandbox, home: AirflowHome, seeded: dict[str, Any]) -> str
     )
     sb.databricks.next_run_result = "FAILED"
     ran = home.dags_test(ROLLBACK_DAG, home.env(sb.connections(), variables(seeded)))
-    assert ran.returncode != 0
-    assert "spark_env_vars.DB_PASSWORD" in ran.output and "held a secret value" in ran.output
     spec = cluster(sb, seeded["job_id"])
-    assert spec["spark_env_vars"]["DB_PASSWORD"] == RECOMMENDED["recommended DB_PASSWORD"]
-    return ran.output
+    return Round(
+        ran.output,
+        {
+            "the DAG run fails": ran.returncode != 0,
+            "the rollback refuses, naming the secret field": (
+                "spark_env_vars.DB_PASSWORD" in ran.output and "held a secret value" in ran.output
+            ),
+            "the job keeps what the apply wrote": (
+                spec["spark_env_vars"]["DB_PASSWORD"] == RECOMMENDED["recommended DB_PASSWORD"]
+            ),
+        },
+    )
 
 
-def copilot_round(sb: Sandbox, home: AirflowHome, server: ApiServer, seeded: dict[str, Any]) -> str:
+def copilot_round(
+    sb: Sandbox, home: AirflowHome, server: ApiServer, seeded: dict[str, Any]
+) -> Round:
     """Dry run, the approval (its body is the preview's diff), approve, apply."""
     sb.databricks.next_run_result = "SUCCESS"
     sb.gradient.recommendation_ready_after_reads = 1
@@ -112,7 +139,6 @@ def copilot_round(sb: Sandbox, home: AirflowHome, server: ApiServer, seeded: dic
     server.wait_ready()
     run_id = server.wait_for_input(COPILOT_DAG, "approve", proc, log, timeout=180)
     body = server.hitl_details(COPILOT_DAG, run_id, "approve")["body"]
-    assert "| path | before | after |" in body, body
     server.respond(COPILOT_DAG, run_id, "approve", "Approve")
     try:
         returncode = proc.wait(timeout=150)
@@ -120,8 +146,13 @@ def copilot_round(sb: Sandbox, home: AirflowHome, server: ApiServer, seeded: dic
         stop(proc)
         raise
     output = log.read_text()
-    assert returncode == 0, tail(output)
-    return output
+    return Round(
+        output,
+        {
+            "the approval body holds the diff table": "| path | before | after |" in body,
+            "the copilot DAG run succeeds": returncode == 0,
+        },
+    )
 
 
 def scan(home: AirflowHome, outputs: list[str]) -> tuple[list[str], list[str]]:
@@ -157,15 +188,17 @@ def test_no_planted_cluster_secret_reaches_the_database_or_the_logs(
     seeded = plant(template_sb)
     home = airflow_home("gradient_rollback_on_failure.py", "gradient_copilot.py")
     server = api_server(home)
-    outputs = [rollback_round(template_sb, home, seeded)]
-    outputs.append(refused_round(template_sb, home, seeded))
-    outputs.append(copilot_round(template_sb, home, server, seeded))
+    rounds = [rollback_round(template_sb, home, seeded)]
+    rounds.append(refused_round(template_sb, home, seeded))
+    rounds.append(copilot_round(template_sb, home, server, seeded))
 
     hitl = database_texts(home.home / "airflow.db")["hitl_detail"]
     assert "Apply Gradient's recommendation" in hitl  # the approval's subject and body are there
-    found, missing = scan(home, outputs)
+    found, missing = scan(home, [r.output for r in rounds])
     assert found == [], found
     assert missing == [], f"secret references hidden too (the scan would miss a leak): {missing}"
+    for ran in rounds:
+        assert not ran.failed_facts(), f"{ran.failed_facts()}:\n{tail(ran.output)}"
 
 
 @pytest.mark.timeout(400)
@@ -175,9 +208,9 @@ def test_the_scan_catches_a_run_without_redaction(
     seeded = plant(template_sb)
     home = airflow_home("gradient_rollback_on_failure.py")
     (home.dags / "aaa_no_redaction.py").write_text(NO_REDACTION)  # parsed before the template
-    output = rollback_round(template_sb, home, seeded)
+    ran = rollback_round(template_sb, home, seeded)
 
-    found, _missing = scan(home, [output])
+    found, _missing = scan(home, [ran.output])
 
     for what in PLANTED:
         assert any(line.startswith(f"{what} in table xcom") for line in found), found
