@@ -192,7 +192,7 @@ class ApplyPlan:
     reverted: bool = False
     revert_warning: str | None = None
     new_settings: dict[str, Any] | None = None
-    redactor: Redactor = field(default=lambda key, value: value, repr=False)
+    redactor: Redactor = field(kw_only=True, repr=False)
 
     @property
     def shown_changes(self) -> list[dict[str, Any]]:
@@ -281,7 +281,7 @@ def plan_apply(
     job_id, rec_id = target.job_id, target.recommendation.id
 
     def plan(action: Action, reason: str, new_settings: dict[str, Any] | None = None) -> ApplyPlan:
-        return ApplyPlan(target, action, reason, reverted, warning, new_settings, redactor)
+        return ApplyPlan(target, action, reason, reverted, warning, new_settings, redactor=redactor)
 
     if options.dry_run:
         return plan("dry_run", f"Dry run: job {job_id} left unchanged.")

@@ -28,6 +28,7 @@ __all__ = [
     "redact_changes",
     "redact_cluster",
     "secret_digest",
+    "secret_values",
     "shown_field",
 ]
 
@@ -72,6 +73,32 @@ def shown_field(keys: Sequence[str], value: Any, redactor: Redactor) -> Any:
     if len(keys) == 2:
         return _shown(keys[1], value, redactor)
     return value
+
+
+def secret_values(tree: Any, redactor: Redactor) -> list[str]:
+    """Every text value ``redactor`` hides in a :data:`SECRET_MAPS` map anywhere in ``tree``
+    (a cluster spec, a job's settings, a recommendation), references excepted: what the edge
+    hands to Airflow's masker, so that a message the package does not format (an error from a
+    library) is masked in the task log too."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if key in SECRET_MAPS and isinstance(value, Mapping):
+                    found.extend(
+                        v
+                        for k, v in value.items()
+                        if isinstance(v, str) and _shown(str(k), v, redactor) != v
+                    )
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(tree)
+    return found
 
 
 DIGEST_PREFIX = "sha256:"

@@ -122,7 +122,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.redaction import redact_changes
         from airflow_gradient.core.rollback import rollback_plan
-        from airflow_gradient.redaction import airflow_redactor
+        from airflow_gradient.redaction import airflow_redactor, mask_cluster_secrets
 
         redactor = airflow_redactor()
         request = self._request(context)
@@ -135,6 +135,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             return self._result(plan, redactor)
 
         job = self.databricks_hook.get_job(job_id)
+        mask_cluster_secrets(job)
         plan = rollback_plan(job["settings"], request, force=self.force, redactor=redactor)
         if not plan.write or plan.new_settings is None or plan.restored is None:
             self.log.info("%s", plan.reason)
