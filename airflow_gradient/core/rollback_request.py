@@ -74,6 +74,11 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
     with ``nothing_reason`` set. A string is read as JSON or as a Python literal (what a Jinja
     template renders a dict to).
 
+    The fields to put back are the result's ``rollback_fields``. A result from a release
+    before them holds the two whole specs (``previous_cluster``, ``new_cluster``, in plain
+    text): it is still rolled back, by the same field-by-field rule (their difference), since
+    an upgrade between the apply and its rollback must not strand a failed run's cluster.
+
     :param result: the apply operator's return value.
     :param source: where it came from, for messages (e.g. ``"apply task 'apply'"``).
     :raises RollbackRefusedError: the value is not an apply result, or it says the apply wrote
