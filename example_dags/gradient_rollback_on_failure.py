@@ -11,9 +11,9 @@ those fields back with ``jobs/update``, keeping everything else as the job has i
 they still hold what the apply wrote: if someone changed one in between, it refuses, writes
 nothing, and logs a ``path | before apply | applied | now`` table (pass ``force=True`` to restore
 anyway). A field whose old value was a secret cannot be written back from a digest: the
-rollback then refuses and says how to put it back. When the apply wrote nothing (no SUCCESS recommendation yet, or the job already had
-it), the rollback has nothing to undo and says so. When the run succeeds, the rollback is
-skipped and the recommendation stays.
+rollback then refuses and says how to put it back. When the apply wrote nothing (no SUCCESS
+recommendation yet, or the job already had it), the rollback has nothing to undo and says so.
+When the run succeeds, the rollback is skipped and the recommendation stays.
 
 DAG run state: a failed Databricks run fails the DAG run even though the rollback succeeded.
 Airflow judges a DAG run by its leaf tasks only, so with the rollback as the last task a failed
