@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from airflow_gradient.core.redaction import Redactor
+from airflow_gradient.core.redaction import Redactor, secret_values
 
 #: Words in a Spark setting's name that Airflow's list misses; matched between separators.
 _SPARK_SENSITIVE = re.compile(r"(^|[._\-])(key|keys|credential|credentials)($|[._\-])", re.I)
@@ -33,3 +33,15 @@ def airflow_redactor() -> Redactor:
         return redact(value, name=key)
 
     return redactor
+
+
+def mask_cluster_secrets(*trees: Any) -> None:
+    """Tell Airflow's masker every secret value in the clusters of ``trees`` (job settings,
+    recommendations), so the task log masks them wherever they appear, also in messages this
+    package does not build."""
+    from airflow_gradient._compat import mask_secret
+
+    redactor = airflow_redactor()
+    for tree in trees:
+        for value in secret_values(tree, redactor):
+            mask_secret(value)

@@ -5,13 +5,15 @@ if the run fails.
         >>  GradientRollbackOperator (trigger_rule="one_failed")  >>  fail_dag_run
 
 The apply task writes the recommendation into the saved job (``jobs/run-now`` has no cluster
-override) and returns, in XCom, the cluster it replaced. When the run fails, the rollback task
-reads that XCom and writes the old cluster back with ``jobs/update``, but only if the job's
-cluster still holds what the apply wrote: if someone changed it in between, it refuses, writes
+override) and returns, in XCom, each field it changed with its old value (``rollback_fields``;
+a secret value only as a digest). When the run fails, the rollback task reads that XCom and puts
+those fields back with ``jobs/update``, keeping everything else as the job has it, but only if
+they still hold what the apply wrote: if someone changed one in between, it refuses, writes
 nothing, and logs a ``path | before apply | applied | now`` table (pass ``force=True`` to restore
-anyway). When the apply wrote nothing (no SUCCESS recommendation yet, or the job already had
-it), the rollback has nothing to undo and says so. When the run succeeds, the rollback is
-skipped and the recommendation stays.
+anyway). A field whose old value was a secret cannot be written back from a digest: the
+rollback then refuses and says how to put it back. When the apply wrote nothing (no SUCCESS
+recommendation yet, or the job already had it), the rollback has nothing to undo and says so.
+When the run succeeds, the rollback is skipped and the recommendation stays.
 
 DAG run state: a failed Databricks run fails the DAG run even though the rollback succeeded.
 Airflow judges a DAG run by its leaf tasks only, so with the rollback as the last task a failed

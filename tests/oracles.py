@@ -105,3 +105,31 @@ def expected_settings(
             holder["new_cluster"], configuration, recommendation_id
         )
     return out
+
+
+_MISSING = object()
+
+
+def expected_rollback(
+    previous: Mapping[str, Any], applied: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The cluster after a rollback, from the documented rule (README, "The XCom contract"):
+    each field the apply changed (maps compared key by key, anything else whole) gets its value
+    from before the apply back (a field the apply added is removed); every other field keeps
+    what the job holds now (``current``)."""
+    out: dict[str, Any] = copy.deepcopy(dict(current))
+
+    def put_back(before: Mapping[str, Any], after: Mapping[str, Any], now: dict[str, Any]) -> None:
+        for key in set(before) | set(after):
+            old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+            if isinstance(old, Mapping) and isinstance(new, Mapping):
+                if not isinstance(now.get(key), dict):
+                    now[key] = {}
+                put_back(old, new, now[key])
+            elif old is _MISSING and new is not _MISSING:
+                now.pop(key, None)
+            elif old is not _MISSING and (new is _MISSING or old != new):
+                now[key] = copy.deepcopy(old)
+
+    put_back(previous, applied, out)
+    return out

@@ -12,7 +12,7 @@ decision needs (the recommendation a cluster is tagged with) is named by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_gradient.core.apply_options import (
@@ -39,6 +39,7 @@ from airflow_gradient.core.errors import (
 )
 from airflow_gradient.core.guardrails import GuardRails, check_guard_rails
 from airflow_gradient.core.recommendation import Recommendation, parse_recommendation
+from airflow_gradient.core.redaction import Redactor, redact_changes
 from airflow_gradient.core.results import ApplyResult, WriteConfirmation, apply_result
 
 __all__ = [
@@ -181,7 +182,8 @@ class ApplyPlan:
 
     :ivar reason: one line to log saying what was decided and why.
     :ivar revert_warning: set when the cluster lost the values of the recommendation it is
-        tagged with (to log as a warning).
+        tagged with (to log as a warning; secret values hidden).
+    :ivar redactor: hides secret values in the results and messages.
     """
 
     target: Target
@@ -190,6 +192,12 @@ class ApplyPlan:
     reverted: bool = False
     revert_warning: str | None = None
     new_settings: dict[str, Any] | None = None
+    redactor: Redactor = field(kw_only=True, repr=False)
+
+    @property
+    def shown_changes(self) -> list[dict[str, Any]]:
+        """The target's changes with secret values hidden (for the log)."""
+        return redact_changes(self.target.changes, self.redactor)
 
     def result(self) -> ApplyResult:
         """The result when nothing is written (for a write, see :meth:`written`)."""
@@ -202,6 +210,7 @@ class ApplyPlan:
             changes=target.changes,
             new_cluster=target.location.spec if self.action == "keep_reverted" else target.merged,
             reverted=self.reverted,
+            redactor=self.redactor,
         )
 
     def written(self, outcome: ReadBackOutcome) -> ApplyResult:
@@ -219,11 +228,15 @@ class ApplyPlan:
             write_confirmed_by=outcome.confirmed_by,
             update_error=outcome.update_error,
             superseded_by=outcome.superseded_by,
+            redactor=self.redactor,
         )
 
 
 def _revert_warning(
-    target: Target, tagged_configuration: Mapping[str, Any] | None, options: ApplyOptions
+    target: Target,
+    tagged_configuration: Mapping[str, Any] | None,
+    options: ApplyOptions,
+    redactor: Redactor,
 ) -> str | None:
     """Why the cluster no longer holds the recommendation it is tagged with, or None."""
     tagged = target.tagged_id
@@ -241,7 +254,7 @@ def _revert_warning(
         "something reverted it (Terraform apply, Databricks Asset Bundles deploy, a job reset "
         "by DatabricksWorkflowTaskGroup/DatabricksCreateJobsOperator, or a manual edit). "
         f"See {TERRAFORM_GUIDE} (`airflow-gradient terraform ignore-changes`). "
-        f"Reverted (now → recommended):\n{format_diff(lost)}"
+        f"Reverted (now → recommended):\n{format_diff(redact_changes(lost, redactor))}"
     )
     if options.on_revert == "fail":
         raise RecommendationRevertedError(f"{message}\nNothing was written (on_revert='fail').")
@@ -254,46 +267,36 @@ def plan_apply(
     options: ApplyOptions,
     *,
     tagged_configuration: Mapping[str, Any] | None = None,
+    redactor: Redactor,
 ) -> ApplyPlan:
     """Decide whether to write ``target`` into the job whose ``settings`` are given.
 
     :param tagged_configuration: the configuration of :attr:`Target.tagged_to_fetch`, when it
         was read; ``None`` when there was none to read or it could not be (no revert is judged).
+    :param redactor: hides secret values in the plan's messages and results.
     :raises RecommendationRevertedError: reverted and ``on_revert='fail'``.
     """
-    warning = _revert_warning(target, tagged_configuration, options)
+    warning = _revert_warning(target, tagged_configuration, options, redactor)
     reverted = warning is not None
     job_id, rec_id = target.job_id, target.recommendation.id
+
+    def plan(action: Action, reason: str, new_settings: dict[str, Any] | None = None) -> ApplyPlan:
+        return ApplyPlan(target, action, reason, reverted, warning, new_settings, redactor=redactor)
+
     if options.dry_run:
-        return ApplyPlan(
-            target, "dry_run", f"Dry run: job {job_id} left unchanged.", reverted, warning
-        )
+        return plan("dry_run", f"Dry run: job {job_id} left unchanged.")
     if not target.changes:
-        return ApplyPlan(
-            target,
-            "unchanged",
-            f"Job {job_id} already runs recommendation {rec_id}: nothing to write.",
-            reverted,
-            warning,
+        return plan(
+            "unchanged", f"Job {job_id} already runs recommendation {rec_id}: nothing to write."
         )
     if reverted and options.on_revert == "warn":
-        return ApplyPlan(
-            target,
+        return plan(
             "keep_reverted",
             f"on_revert='warn': job {job_id} left as it is. Fix what reverts it, or pass "
             f"on_revert='reapply' to write recommendation {rec_id} again.",
-            reverted,
-            warning,
         )
     new_settings = update_settings_for(settings, target.location, target.merged)
-    return ApplyPlan(
-        target,
-        "write",
-        f"Writing recommendation {rec_id} to {target.where}.",
-        reverted,
-        warning,
-        new_settings,
-    )
+    return plan("write", f"Writing recommendation {rec_id} to {target.where}.", new_settings)
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,7 @@ def read_back_outcome(
     *,
     recommendation_id: str,
     where: str,
+    redactor: Redactor,
 ) -> ReadBackOutcome:
     """Judge the read-back after ``jobs/update``: the five outcomes.
 
@@ -327,7 +331,8 @@ def read_back_outcome(
     5. anything else: the job holds neither (raise).
 
     :param expected: the spec written; ``found``: the job's cluster now (``{}`` if gone);
-        ``before``: the cluster before the write; ``update_error``: why ``jobs/update`` failed.
+        ``before``: the cluster before the write; ``update_error``: why ``jobs/update`` failed;
+        ``redactor`` hides secret values in the messages.
     :raises DatabricksJobError: outcome 3.
     :raises ReadBackMismatchError: outcome 5.
     """
@@ -367,7 +372,7 @@ def read_back_outcome(
     raise ReadBackMismatchError(
         f"After jobs/update{failed}, {where} does not hold the spec that was written "
         "(another writer, or Databricks changed it). Check the job before the next run. "
-        f"Written → found:\n{format_diff(differences)}"
+        f"Written → found:\n{format_diff(redact_changes(differences, redactor))}"
     )
 
 

@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from airflow_gradient.core.cluster.paths import split_cluster_path
+from airflow_gradient.core.cluster.paths import format_path, split_cluster_path
 from airflow_gradient.core.cluster.spec import validate_cluster_spec
-from airflow_gradient.core.errors import (
-    RollbackRefusedError,
-)
-from airflow_gradient.core.results import ROLLBACK_FIELDS, ApplyResult
+from airflow_gradient.core.errors import RollbackRefusedError
+from airflow_gradient.core.redaction import DIGEST_PREFIX
+from airflow_gradient.core.results import ROLLBACK_FIELDS, ApplyResult, FieldChange, field_changes
 
 __all__ = ["RollbackRequest", "explicit_request", "request_from_apply_result"]
 
@@ -28,17 +27,17 @@ class RollbackRequest:
     :ivar job_id: the Databricks job; ``None`` only when there is nothing to roll back.
     :ivar cluster: ``job_clusters/<key>`` or ``tasks/<key>``; for an explicit request also a
         bare key (a job cluster key or the key of a task with its own cluster).
-    :ivar restore: the cluster spec to put back.
-    :ivar applied: what the apply wrote; ``None`` for an explicit spec (nothing to check the
-        current cluster against).
+    :ivar fields: from an apply: each field it changed (its ``rollback_fields``); only these
+        are put back, everything else is taken from the job as it is at rollback time.
+    :ivar restore: an explicit spec to put back whole (nothing to check it against).
     :ivar nothing_reason: set when there is nothing to roll back (the apply wrote nothing).
     """
 
     source: str
     job_id: int | None = None
     cluster: str | None = None
+    fields: tuple[FieldChange, ...] | None = None
     restore: dict[str, Any] | None = None
-    applied: dict[str, Any] | None = None
     nothing_reason: str | None = None
 
 
@@ -74,6 +73,11 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
     was written: no recommendation, or the job already had it) and ``dry_run`` give a request
     with ``nothing_reason`` set. A string is read as JSON or as a Python literal (what a Jinja
     template renders a dict to).
+
+    The fields to put back are the result's ``rollback_fields``. A result from a release
+    before them holds the two whole specs (``previous_cluster``, ``new_cluster``, in plain
+    text): it is still rolled back, by the same field-by-field rule (their difference), since
+    an upgrade between the apply and its rollback must not strand a failed run's cluster.
 
     :param result: the apply operator's return value.
     :param source: where it came from, for messages (e.g. ``"apply task 'apply'"``).
@@ -114,7 +118,11 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
         )
 
     problems: list[str] = []
-    missing = [name for name in ROLLBACK_FIELDS if record.get(name) is None]
+    legacy = "rollback_fields" not in record
+    needed: tuple[str, ...] = ROLLBACK_FIELDS
+    if legacy:  # from a release before rollback_fields: the two whole specs
+        needed = ("job_id", "cluster_path", "previous_cluster", "new_cluster")
+    missing = [name for name in needed if record.get(name) is None]
     if missing:
         problems.append(f"missing {', '.join(missing)}")
     if "job_id" not in missing and job_id is None:
@@ -124,9 +132,12 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
         not isinstance(path, str) or split_cluster_path(path) is None
     ):
         problems.append(f"cluster_path {path!r} is not 'job_clusters/<key>' or 'tasks/<key>'")
-    for name in ("previous_cluster", "new_cluster"):
+    for name in ("previous_cluster", "new_cluster") if legacy else ():
         if name not in missing and not isinstance(record.get(name), Mapping):
             problems.append(f"{name} is not an object")
+    fields: list[FieldChange] = []
+    if not legacy and "rollback_fields" not in missing:
+        fields = _fields(record.get("rollback_fields"), problems)
     if problems:
         raise RollbackRefusedError(
             f"{source} says it applied a recommendation but cannot be rolled back from: "
@@ -134,13 +145,53 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
             "value (apply_task_id= or apply_result=apply.output), or cluster_spec= with "
             "job_id= and cluster_key=."
         )
-    return RollbackRequest(
-        source=source,
-        job_id=job_id,
-        cluster=str(path),
-        restore=copy.deepcopy(dict(record["previous_cluster"] or {})),
-        applied=copy.deepcopy(dict(record["new_cluster"] or {})),
-    )
+    assert job_id is not None  # for the type checker; checked above
+    if legacy:
+        # An older result holds both specs in plain text: the same field-wise rule applies.
+        fields = field_changes(
+            copy.deepcopy(dict(record["previous_cluster"] or {})),
+            copy.deepcopy(dict(record["new_cluster"] or {})),
+            job_id=job_id,
+            cluster_path=str(path),
+            redactor=lambda key, value: value,
+        )
+    return RollbackRequest(source=source, job_id=job_id, cluster=str(path), fields=tuple(fields))
+
+
+def _fields(value: Any, problems: list[str]) -> list[FieldChange]:
+    """``rollback_fields`` read back from untrusted JSON; what is wrong goes to ``problems``."""
+    if not isinstance(value, list):
+        problems.append("rollback_fields is not a list")
+        return []
+    fields: list[FieldChange] = []
+    for index, entry in enumerate(value):
+        keys = entry.get("keys") if isinstance(entry, Mapping) else None
+        if (
+            not isinstance(entry, Mapping)
+            or not isinstance(keys, list)
+            or not keys
+            or not all(isinstance(key, str) for key in keys)
+        ):
+            problems.append(f"rollback_fields[{index}] has no keys (a list of field names)")
+            continue
+        field = FieldChange(
+            keys=list(keys),
+            path=format_path(keys),
+            before=copy.deepcopy(entry.get("before")),
+            after=copy.deepcopy(entry.get("after")),
+        )
+        for side in ("before_digest", "after_digest"):
+            digest = entry.get(side)
+            if digest is None:
+                continue
+            if not isinstance(digest, str) or not digest.startswith(DIGEST_PREFIX):
+                problems.append(f"rollback_fields[{index}].{side} is not a {DIGEST_PREFIX} digest")
+            elif side == "before_digest":
+                field["before_digest"] = digest
+            else:
+                field["after_digest"] = digest
+        fields.append(field)
+    return fields
 
 
 def explicit_request(job_id: Any, cluster_key: Any, cluster_spec: Any) -> RollbackRequest:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from airflow_gradient.core.apply_options import ApplyOptions
     from airflow_gradient.core.apply_plan import ApplyPlan, ReadBackOutcome, Target
     from airflow_gradient.core.guardrails import GuardRails
+    from airflow_gradient.core.redaction import Redactor
     from airflow_gradient.core.results import ApplyResult
 
 __all__ = [
@@ -186,6 +187,7 @@ class GradientApplyRecommendationOperator(
         job_id, job_name = self._job_reference(context)
 
         project, latest, job = self._read_everything(job_id, job_name)
+        _mask_secrets(job, latest)
         job_id = int(job["job_id"])
         for warning in check_project(project, job_id, options):
             self.log.warning("%s", warning)
@@ -197,11 +199,13 @@ class GradientApplyRecommendationOperator(
 
         target = prepare(project, latest, job, options)
         tagged = self._read_tagged_configuration(target)
-        plan = plan_apply(target, job["settings"], options, tagged_configuration=tagged)
+        plan = plan_apply(
+            target, job["settings"], options, tagged_configuration=tagged, redactor=_redactor()
+        )
         self._log_plan(plan)
         if plan.action != "write":
-            return _shown(plan.result())
-        return _shown(plan.written(self._write(plan)))
+            return plan.result()
+        return plan.written(self._write(plan))
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
@@ -328,8 +332,6 @@ class GradientApplyRecommendationOperator(
     def _log_plan(self, plan: ApplyPlan) -> None:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.recommendation import format_metrics
-        from airflow_gradient.core.redaction import redact_changes
-        from airflow_gradient.redaction import airflow_redactor
 
         target, rec = plan.target, plan.target.recommendation
         for warning in target.spec_warnings:
@@ -344,8 +346,7 @@ class GradientApplyRecommendationOperator(
             target.location.reason,
             format_metrics(rec.metrics),
         )
-        shown = redact_changes(target.changes, airflow_redactor())
-        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(shown))
+        self.log.info("Changes to %s:\n%s", target.location.path, format_diff(plan.shown_changes))
         if plan.action == "keep_reverted":
             self.log.warning("%s", plan.reason)
         else:
@@ -402,6 +403,7 @@ class GradientApplyRecommendationOperator(
             update_error,
             recommendation_id=target.recommendation.id,
             where=target.where,
+            redactor=_redactor(),
         )
         if outcome.warning:
             self.log.warning("%s", outcome.message)
@@ -422,12 +424,15 @@ def _given(value: Any) -> str | None:
     return None if text in ("", "None") else text
 
 
-def _shown(result: ApplyResult) -> ApplyResult:
-    """The result with the values of secret-looking keys hidden in ``changes`` (what the XCom,
-    the UI and the copilot's approval page show). ``previous_cluster``/``new_cluster`` stay
-    whole: the rollback restores from them."""
-    from airflow_gradient.core.redaction import redact_changes
+def _mask_secrets(*trees: Any) -> None:
+    """Secret values of the clusters read: masked in the task log from now on."""
+    from airflow_gradient.redaction import mask_cluster_secrets
+
+    mask_cluster_secrets(*trees)
+
+
+def _redactor() -> Redactor:
+    """Airflow's redaction: what hides secret values in the XCom, the log and the messages."""
     from airflow_gradient.redaction import airflow_redactor
 
-    result["changes"] = redact_changes(result["changes"], airflow_redactor())
-    return result
+    return airflow_redactor()

@@ -15,21 +15,26 @@ from airflow_gradient.links import DatabricksJobLink
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_gradient.core.redaction import Redactor
     from airflow_gradient.core.rollback import RollbackPlan, RollbackRequest
 
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 
 
 class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
-    """Restore the cluster spec a Gradient apply task replaced (its ``previous_cluster``).
+    """Put back the fields of a job's cluster a Gradient apply task changed (its
+    ``rollback_fields``), keeping everything else as the job has it at rollback time.
 
-    The spec is restored only while the job's cluster still holds what the apply wrote; if
-    someone or something changed the cluster since, the task fails with
+    The fields are restored only while the job's cluster still holds what the apply wrote in
+    them; if someone or something changed one of them since, the task fails with
     :class:`~airflow_gradient.exceptions.RollbackRefusedError`, writes nothing, and shows a
-    ``path | before apply | applied | now`` table of every field that differs (``force=True``
-    restores anyway). When the apply wrote nothing (no recommendation, already applied, dry
-    run, or it did not finish) the task logs why and succeeds without touching the job; so it
-    does when the cluster already holds the old spec. A restore sends the whole job cluster
+    ``path | before apply | applied | now`` table of the fields the apply changed
+    (``force=True`` restores anyway). A field whose old value was a secret is kept in XCom only
+    as a digest: the rollback is refused unless the job already holds that value again.
+
+    When the apply wrote nothing (no recommendation, already applied, dry run, or it did not
+    finish) the task logs why and succeeds without touching the job; so it does when the
+    cluster already holds the old values. A restore sends the whole job cluster
     entry or the whole task with ``jobs/update`` (never ``jobs/reset``) and reads it back.
 
     Typical use: ``apply >> run >> rollback`` with ``trigger_rule="one_failed"`` on the rollback,
@@ -38,14 +43,15 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
     The XCom return value: ``rolled_back`` (whether the job was written), ``reason``,
     ``forced``, ``job_id``, ``cluster_path``, ``restored_cluster`` (the spec written, or
     ``None``), ``replaced_cluster`` (the spec it replaced, or ``None``) and ``changes``
-    (``path``/``before``/``after`` of each field the rollback changed).
+    (``path``/``before``/``after`` of each field the rollback changed), secret values hidden.
 
     :param apply_task_id: the apply task whose return value (XCom) says what to undo, by its
         full id (``group.apply`` inside a task group); used when neither ``apply_result`` nor
         ``cluster_spec`` is given.
     :param apply_result: an apply task's return value itself (templated), e.g. ``apply.output``
-        or a dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path``,
-        ``previous_cluster`` and ``new_cluster``.
+        or a dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path`` and
+        ``rollback_fields`` (or, from releases before it, ``previous_cluster`` and
+        ``new_cluster``, read field by field the same way).
     :param job_id: with ``cluster_key`` and ``cluster_spec``: the Databricks job (templated).
     :param cluster_key: with ``job_id`` and ``cluster_spec``: ``job_clusters/<key>``,
         ``tasks/<key>``, a job cluster key, or the key of a task with its own cluster (templated).
@@ -114,36 +120,41 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
     @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.cluster.diff import format_diff
+        from airflow_gradient.core.redaction import redact_changes
         from airflow_gradient.core.rollback import rollback_plan
+        from airflow_gradient.redaction import airflow_redactor, mask_cluster_secrets
 
+        redactor = airflow_redactor()
         request = self._request(context)
         job_id = request.job_id
         if job_id is not None:
             DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
         if request.nothing_reason is not None or job_id is None:
-            plan = rollback_plan({}, request)
+            plan = rollback_plan({}, request, redactor=redactor)
             self.log.info("Nothing to roll back: %s", plan.reason)
-            return self._result(plan)
+            return self._result(plan, redactor)
 
         job = self.databricks_hook.get_job(job_id)
-        plan = rollback_plan(job["settings"], request, force=self.force)
-        if not plan.write or plan.new_settings is None or plan.previous is None:
+        mask_cluster_secrets(job)
+        plan = rollback_plan(job["settings"], request, force=self.force, redactor=redactor)
+        if not plan.write or plan.new_settings is None or plan.restored is None:
             self.log.info("%s", plan.reason)
-            return self._result(plan)
+            return self._result(plan, redactor)
 
         if plan.forced:
             self.log.warning("%s", plan.reason)
         else:
             self.log.info("%s", plan.reason)
-        self.log.info("Changes to %s:\n%s", plan.cluster_path, format_diff(plan.changes))
+        shown = format_diff(redact_changes(plan.changes, redactor))
+        self.log.info("Changes to %s:\n%s", plan.cluster_path, shown)
         self.databricks_hook.update_job(job_id, plan.new_settings)
-        self._check_read_back(job_id, str(plan.cluster_path), plan.previous)
+        self._check_read_back(job_id, str(plan.cluster_path), plan.restored, redactor)
         self.log.info(
             "Rolled back Databricks job %s cluster %s to the spec from before the apply.",
             job_id,
             plan.cluster_path,
         )
-        return self._result(plan, rolled_back=True)
+        return self._result(plan, redactor, rolled_back=True)
 
     # --- steps ----------------------------------------------------------------------------
 
@@ -158,23 +169,30 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         value = context["ti"].xcom_pull(task_ids=self.apply_task_id)
         return request_from_apply_result(value, source=f"apply task {self.apply_task_id!r}")
 
-    def _check_read_back(self, job_id: int, path: str, restored: Mapping[str, Any]) -> None:
+    def _check_read_back(
+        self, job_id: int, path: str, restored: Mapping[str, Any], redactor: Redactor
+    ) -> None:
         from airflow_gradient.core.cluster.update import cluster_spec_at
         from airflow_gradient.core.rollback import check_read_back
 
         found = cluster_spec_at(self.databricks_hook.get_job(job_id)["settings"], path)
-        check_read_back(job_id, path, restored, found)
+        check_read_back(job_id, path, restored, found, redactor=redactor)
 
     @staticmethod
-    def _result(plan: RollbackPlan, *, rolled_back: bool = False) -> dict[str, Any]:
-        """The XCom return value (JSON-safe)."""
+    def _result(
+        plan: RollbackPlan, redactor: Redactor, *, rolled_back: bool = False
+    ) -> dict[str, Any]:
+        """The XCom return value (JSON-safe; secret values hidden)."""
+        from airflow_gradient.core.redaction import redact_changes, redact_cluster
+
+        written = rolled_back and plan.restored is not None and plan.current is not None
         return {
             "rolled_back": rolled_back,
             "reason": plan.reason,
             "forced": plan.forced,
             "job_id": plan.job_id,
             "cluster_path": plan.cluster_path,
-            "restored_cluster": plan.previous if rolled_back else None,
-            "replaced_cluster": plan.current if rolled_back else None,
-            "changes": plan.changes if rolled_back else [],
+            "restored_cluster": redact_cluster(plan.restored or {}, redactor) if written else None,
+            "replaced_cluster": redact_cluster(plan.current or {}, redactor) if written else None,
+            "changes": redact_changes(plan.changes, redactor) if rolled_back else [],
         }

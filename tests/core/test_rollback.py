@@ -17,16 +17,45 @@ from airflow_gradient.core.errors import (
     InvalidClusterSpecError,
     RollbackRefusedError,
 )
+from airflow_gradient.core.redaction import redact_cluster
+from airflow_gradient.core.results import field_changes
 from airflow_gradient.core.rollback import (
     explicit_request,
-    format_three_way,
     request_from_apply_result,
     rollback_plan,
-    three_way_differences,
 )
 from tests.conftest import FIXTURES
+from tests.oracles import expected_rollback
 
 SOURCE = "apply task 'apply_recommendation'"
+#: The XCom of this release (``rollback_fields``) and of the releases before it (whole specs).
+SHAPES = ("fields", "legacy")
+
+
+def by_name(key: str, value: Any) -> Any:
+    """A stand-in redactor: hides names with PASSWORD or ``.key.``."""
+    return "***" if "PASSWORD" in key.upper() or ".key." in key else value
+
+
+def with_shape(
+    result: dict[str, Any], previous: dict[str, Any], applied: dict[str, Any], shape: str
+) -> dict[str, Any]:
+    """``result`` with what a rollback reads, as this release writes it or as older ones did."""
+    if shape == "legacy":
+        return {**result, "previous_cluster": previous, "new_cluster": applied}
+    fields = field_changes(
+        previous,
+        applied,
+        job_id=result["job_id"],
+        cluster_path=result["cluster_path"],
+        redactor=by_name,
+    )
+    return {
+        **result,
+        "previous_cluster": redact_cluster(previous, by_name),
+        "new_cluster": redact_cluster(applied, by_name),
+        "rollback_fields": fields,
+    }
 
 
 def fixture(kind: str, name: str) -> Any:
@@ -52,9 +81,10 @@ def task(settings: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def applied_job(
-    name: str = "shared_job_cluster", path: str = "job_clusters/main"
+    name: str = "shared_job_cluster", path: str = "job_clusters/main", shape: str = "fields"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Settings after an apply of aws_fixed_success at ``path``, and the apply's result."""
+    """Settings after an apply of aws_fixed_success at ``path``, and the apply's result (with
+    ``plain_previous``/``plain_applied``, the specs, for the expectations)."""
     settings = fixture("jobs", name)["settings"]
     kind, key = path.split("/", 1)
     holder = job_cluster(settings, key) if kind == "job_clusters" else task(settings, key)
@@ -76,41 +106,47 @@ def applied_job(
         "recommendation_id": "b6f7c1f2-0d0e-4a53-9a3e-3c1d2f3b9a10",
         "phase": "OPTIMIZING",
         "changes": diff_cluster(previous, applied),
-        "previous_cluster": previous,
-        "new_cluster": applied,
         "metrics": {},
     }
-    return settings, result
+    return settings, {
+        **with_shape(result, previous, applied, shape),
+        "plain_previous": previous,
+        "plain_applied": applied,
+    }
 
 
 def plan_for(settings: dict[str, Any], result: Any, *, force: bool = False) -> Any:
-    return rollback_plan(settings, request_from_apply_result(result, source=SOURCE), force=force)
+    request = request_from_apply_result(result, source=SOURCE)
+    return rollback_plan(settings, request, force=force, redactor=by_name)
 
 
 # --- restoring -------------------------------------------------------------------------------
 
 
-def test_job_cluster_is_restored_as_its_whole_entry() -> None:
-    settings, result = applied_job()
+@pytest.mark.parametrize("shape", SHAPES)
+def test_job_cluster_is_restored_as_its_whole_entry(shape: str) -> None:
+    settings, result = applied_job(shape=shape)
     before = copy.deepcopy(settings)
 
     plan = plan_for(settings, result)
 
     assert plan.write is True and plan.forced is False
     assert plan.new_settings == {
-        "job_clusters": [{"job_cluster_key": "main", "new_cluster": result["previous_cluster"]}]
+        "job_clusters": [{"job_cluster_key": "main", "new_cluster": result["plain_previous"]}]
     }
     assert plan.cluster_path == "job_clusters/main" and plan.job_id == 123456789
-    assert plan.previous == result["previous_cluster"]
-    assert plan.current == result["new_cluster"]
-    assert plan.changes == diff_cluster(result["new_cluster"], result["previous_cluster"])
+    assert plan.restored == result["plain_previous"]
+    assert plan.current == result["plain_applied"]
+    assert plan.changes == diff_cluster(result["plain_applied"], result["plain_previous"])
     assert {"path": "num_workers", "before": 4, "after": None} in plan.changes
     assert "still holds what apply task 'apply_recommendation' wrote" in plan.reason
+    assert "everything else stays as the job has it now" in plan.reason
     assert settings == before  # pure: the input is not touched
 
 
-def test_task_level_cluster_is_restored_with_the_whole_task_body() -> None:
-    settings, result = applied_job("task_clusters", "tasks/train")
+@pytest.mark.parametrize("shape", SHAPES)
+def test_task_level_cluster_is_restored_with_the_whole_task_body(shape: str) -> None:
+    settings, result = applied_job("task_clusters", "tasks/train", shape)
     train = copy.deepcopy(task(settings, "train"))
 
     plan = plan_for(settings, result)
@@ -118,7 +154,7 @@ def test_task_level_cluster_is_restored_with_the_whole_task_body() -> None:
     assert plan.write is True
     assert list(plan.new_settings) == ["tasks"] and len(plan.new_settings["tasks"]) == 1
     sent = plan.new_settings["tasks"][0]
-    assert sent["new_cluster"] == result["previous_cluster"]
+    assert sent["new_cluster"] == result["plain_previous"]
     assert sent["new_cluster"]["num_workers"] == 10 and sent["new_cluster"]["node_type_id"] == (
         "r5.4xlarge"
     )
@@ -128,7 +164,8 @@ def test_task_level_cluster_is_restored_with_the_whole_task_body() -> None:
     assert sent["python_wheel_task"]["entry_point"] == "main" and sent["max_retries"] == 1
 
 
-def test_for_each_task_cluster_is_restored_inside_the_outer_task() -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_for_each_task_cluster_is_restored_inside_the_outer_task(shape: str) -> None:
     previous = {"spark_version": "14.3.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
     applied = merge_recommendation(previous, {"node_type_id": "m5.xlarge", "num_workers": 4})
     outer: dict[str, Any] = {
@@ -144,13 +181,9 @@ def test_for_each_task_cluster_is_restored_inside_the_outer_task() -> None:
         },
     }
     settings = {"name": "fan", "tasks": [outer]}
-    result = {
-        "applied": True,
-        "job_id": 5,
-        "cluster_path": "tasks/fan_out",
-        "previous_cluster": previous,
-        "new_cluster": applied,
-    }
+    result = with_shape(
+        {"applied": True, "job_id": 5, "cluster_path": "tasks/fan_out"}, previous, applied, shape
+    )
 
     plan = plan_for(settings, result)
 
@@ -159,30 +192,37 @@ def test_for_each_task_cluster_is_restored_inside_the_outer_task() -> None:
     assert plan.new_settings == {"tasks": [expected]}
 
 
-def test_fields_databricks_adds_after_the_apply_do_not_block_the_rollback() -> None:
-    settings, result = applied_job()
+@pytest.mark.parametrize("shape", SHAPES)
+def test_fields_the_apply_did_not_change_keep_what_the_job_holds_now(shape: str) -> None:
+    settings, result = applied_job(shape=shape)
     current = job_cluster(settings)
-    current["aws_attributes"]["ebs_volume_iops"] = 3000  # in neither before nor applied
+    current["aws_attributes"]["ebs_volume_iops"] = 3000  # a default Databricks filled in
     current["cluster_source"] = "JOB"
+    current["custom_tags"]["team"] = "platform"  # someone retagged it after the apply
+    now = copy.deepcopy(current)
 
     plan = plan_for(settings, result)
 
-    assert plan.write is True
-    assert plan.new_settings["job_clusters"][0]["new_cluster"] == result["previous_cluster"]
+    assert plan.write is True and plan.forced is False
+    restored = plan.new_settings["job_clusters"][0]["new_cluster"]
+    assert restored == expected_rollback(result["plain_previous"], result["plain_applied"], now)
+    assert restored["custom_tags"]["team"] == "platform" and restored["cluster_source"] == "JOB"
+    assert restored["autoscale"] == {"min_workers": 2, "max_workers": 8}
+    assert "num_workers" not in restored and restored["node_type_id"] == "i3.2xlarge"
 
 
-def test_an_apply_that_only_added_fields_is_still_rolled_back() -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_an_apply_that_only_added_fields_is_still_rolled_back(shape: str) -> None:
     settings = fixture("jobs", "shared_job_cluster")["settings"]
     previous = copy.deepcopy(job_cluster(settings))
     applied = merge_recommendation(previous, {"runtime_engine": "PHOTON"})
     job_cluster(settings)["runtime_engine"] = "PHOTON"
-    result = {
-        "applied": True,
-        "job_id": 1,
-        "cluster_path": "job_clusters/main",
-        "previous_cluster": previous,
-        "new_cluster": applied,
-    }
+    result = with_shape(
+        {"applied": True, "job_id": 1, "cluster_path": "job_clusters/main"},
+        previous,
+        applied,
+        shape,
+    )
 
     plan = plan_for(settings, result)
 
@@ -205,7 +245,7 @@ def test_an_apply_that_only_added_fields_is_still_rolled_back() -> None:
 def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) -> None:
     request = request_from_apply_result(result, source=SOURCE)
 
-    plan = rollback_plan({}, request)
+    plan = rollback_plan({}, request, redactor=by_name)
 
     assert request.nothing_reason is not None and words in request.nothing_reason
     assert plan.write is False and plan.new_settings is None
@@ -216,7 +256,7 @@ def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) 
 def test_a_cluster_already_back_at_the_old_spec_is_not_written() -> None:
     settings, result = applied_job()
     job_cluster(settings).clear()
-    job_cluster(settings).update(copy.deepcopy(result["previous_cluster"]))
+    job_cluster(settings).update(copy.deepcopy(result["plain_previous"]))
 
     plan = plan_for(settings, result)
 
@@ -226,7 +266,7 @@ def test_a_cluster_already_back_at_the_old_spec_is_not_written() -> None:
 
 def test_old_spec_plus_databricks_defaults_counts_as_already_back() -> None:
     settings, result = applied_job()
-    spec = copy.deepcopy(result["previous_cluster"])
+    spec = copy.deepcopy(result["plain_previous"])
     spec["aws_attributes"]["ebs_volume_iops"] = 3000
     job_cluster(settings).clear()
     job_cluster(settings).update(spec)
@@ -237,12 +277,12 @@ def test_old_spec_plus_databricks_defaults_counts_as_already_back() -> None:
 # --- refusing -------------------------------------------------------------------------------
 
 
-def test_a_cluster_changed_since_the_apply_is_refused_with_the_three_way_table() -> None:
-    settings, result = applied_job()
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_field_changed_since_the_apply_is_refused_with_the_three_way_table(shape: str) -> None:
+    settings, result = applied_job(shape=shape)
     current = job_cluster(settings)
-    current["num_workers"] = 6  # someone resized it after the apply
-    current["custom_tags"]["team"] = "platform"  # and retagged it
-    current["custom_tags"]["owner"] = "alice"  # a field only it has: shown, not counted
+    current["num_workers"] = 6  # someone resized it after the apply: a field the apply wrote
+    current["custom_tags"]["team"] = "platform"  # and retagged it: a field it did not touch
     before = copy.deepcopy(settings)
 
     with pytest.raises(RollbackRefusedError) as caught:
@@ -251,7 +291,8 @@ def test_a_cluster_changed_since_the_apply_is_refused_with_the_three_way_table()
     error = caught.value
     message = str(error)
     assert "Refusing to roll back Databricks job 123456789 cluster job_clusters/main" in message
-    assert "2 field(s) changed since" in message
+    assert "1 field(s) that apply task 'apply_recommendation' wrote hold something else" in message
+    assert "(num_workers: changed since" in message
     assert "force=True" in message
     lines = message.splitlines()
     header = next(line for line in lines if line.startswith("path "))
@@ -268,38 +309,28 @@ def test_a_cluster_changed_since_the_apply_is_refused_with_the_three_way_table()
         "applied": 4,
         "current": 6,
     }
-    assert by_path["custom_tags.team"] == {
-        "path": "custom_tags.team",
-        "previous": "data-eng",
-        "applied": "data-eng",
-        "current": "platform",
+    assert by_path["node_type_id"] == {
+        "path": "node_type_id",
+        "previous": "i3.2xlarge",
+        "applied": "m5.xlarge",
+        "current": "m5.xlarge",
     }
-    assert by_path["custom_tags.owner"] == {
-        "path": "custom_tags.owner",
-        "previous": None,
-        "applied": None,
-        "current": "alice",
-    }
-    assert by_path["node_type_id"]["previous"] == "i3.2xlarge"
-    assert by_path["node_type_id"]["applied"] == by_path["node_type_id"]["current"] == "m5.xlarge"
     row = next(line for line in lines if line.startswith("num_workers "))
     assert [cell.strip() for cell in row.split("|")] == ["num_workers", "(absent)", "4", "6"]
-    # every path where the three differ, and only those
+    # one row per field the apply changed, and only those (from the literal fixtures)
     assert set(by_path) == {
-        r["path"]
-        for r in three_way_differences(
-            result["previous_cluster"], result["new_cluster"], job_cluster(settings)
-        )
+        c["path"] for c in diff_cluster(result["plain_previous"], result["plain_applied"])
     }
-    assert "spark_version" in by_path and "policy_id" not in by_path
+    assert "custom_tags.team" not in by_path and "spark_version" in by_path
     assert settings == before
 
 
-def test_a_second_sizing_form_added_since_is_a_change_not_a_default() -> None:
-    settings, result = applied_job()
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_second_sizing_form_added_since_is_a_change_not_a_default(shape: str) -> None:
+    settings, result = applied_job(shape=shape)
     job_cluster(settings)["autoscale"] = {"min_workers": 1, "max_workers": 2}
 
-    with pytest.raises(RollbackRefusedError, match="1 field\\(s\\) changed since") as caught:
+    with pytest.raises(RollbackRefusedError, match=r"1 field\(s\) that .* \(autoscale:") as caught:
         plan_for(settings, result)
 
     autoscale = next(r for r in caught.value.differences if r["path"] == "autoscale")
@@ -308,20 +339,20 @@ def test_a_second_sizing_form_added_since_is_a_change_not_a_default() -> None:
     assert autoscale["current"] == {"min_workers": 1, "max_workers": 2}
 
 
-def test_a_sizing_field_neither_spec_had_is_never_taken_for_a_default() -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_sizing_field_neither_spec_had_is_never_taken_for_a_default(shape: str) -> None:
     previous = {"spark_version": "14.3.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
     applied = merge_recommendation(previous, {"num_workers": 4})
     current = {**applied, "autoscale": {"min_workers": 1, "max_workers": 9}}
     settings = {"job_clusters": [{"job_cluster_key": "main", "new_cluster": current}]}
-    result = {
-        "applied": True,
-        "job_id": 1,
-        "cluster_path": "job_clusters/main",
-        "previous_cluster": previous,
-        "new_cluster": applied,
-    }
+    result = with_shape(
+        {"applied": True, "job_id": 1, "cluster_path": "job_clusters/main"},
+        previous,
+        applied,
+        shape,
+    )
 
-    with pytest.raises(RollbackRefusedError, match="1 field\\(s\\) changed since"):
+    with pytest.raises(RollbackRefusedError, match="\\(autoscale: changed since"):
         plan_for(settings, result)
 
 
@@ -332,8 +363,8 @@ def test_force_restores_a_changed_cluster_and_says_so() -> None:
     plan = plan_for(settings, result, force=True)
 
     assert plan.write is True and plan.forced is True
-    assert plan.new_settings["job_clusters"][0]["new_cluster"] == result["previous_cluster"]
-    assert "force=True: restoring the spec from before the apply anyway" in plan.reason
+    assert plan.new_settings["job_clusters"][0]["new_cluster"] == result["plain_previous"]
+    assert "force=True: restoring their values from before the apply anyway" in plan.reason
     assert re.search(r"path +\| before apply +\| applied +\| now", plan.reason)
     assert {"path": "num_workers", "before": 6, "after": None} in plan.changes
 
@@ -382,14 +413,16 @@ def test_an_unusable_apply_result_is_refused(result: Any, words: str) -> None:
     assert caught.value.differences == []
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("render", [json.dumps, str])
-def test_an_apply_result_rendered_to_text_is_read_back(render: Any) -> None:
-    settings, result = applied_job()
+def test_an_apply_result_rendered_to_text_is_read_back(render: Any, shape: str) -> None:
+    settings, result = applied_job(shape=shape)
 
     request = request_from_apply_result(render(result), source=SOURCE)
 
-    assert request.restore == result["previous_cluster"]
-    assert rollback_plan(settings, request).write is True
+    assert request.fields is not None and len(request.fields) > 1
+    plan = rollback_plan(settings, request, redactor=by_name)
+    assert plan.restored == result["plain_previous"]
 
 
 # --- an explicit spec ------------------------------------------------------------------------
@@ -403,9 +436,11 @@ def test_an_explicit_spec_is_written_whatever_the_cluster_holds(key: str) -> Non
     settings, _ = applied_job()
     job_cluster(settings)["num_workers"] = 99  # changed: no apply record to check it against
 
-    plan = rollback_plan(settings, explicit_request("123456789", key, SMALL))
+    plan = rollback_plan(
+        settings, redactor=by_name, request=explicit_request("123456789", key, SMALL)
+    )
 
-    assert plan.write is True and plan.forced is False and plan.applied is None
+    assert plan.write is True and plan.forced is False
     assert plan.differences == []
     assert plan.new_settings == {
         "job_clusters": [{"job_cluster_key": "main", "new_cluster": SMALL}]
@@ -416,7 +451,9 @@ def test_an_explicit_spec_is_written_whatever_the_cluster_holds(key: str) -> Non
 def test_an_explicit_bare_task_key_finds_the_task_cluster() -> None:
     settings = fixture("jobs", "task_clusters")["settings"]
 
-    plan = rollback_plan(settings, explicit_request(1, "train", json.dumps(SMALL)))
+    plan = rollback_plan(
+        settings, redactor=by_name, request=explicit_request(1, "train", json.dumps(SMALL))
+    )
 
     assert plan.cluster_path == "tasks/train" and plan.new_settings is not None
     assert plan.new_settings["tasks"][0]["new_cluster"] == SMALL
@@ -426,7 +463,9 @@ def test_an_explicit_bare_task_key_finds_the_task_cluster() -> None:
 def test_an_explicit_spec_equal_to_the_cluster_is_not_written() -> None:
     settings = fixture("jobs", "shared_job_cluster")["settings"]
 
-    plan = rollback_plan(settings, explicit_request(1, "main", job_cluster(settings)))
+    plan = rollback_plan(
+        settings, redactor=by_name, request=explicit_request(1, "main", job_cluster(settings))
+    )
 
     assert plan.write is False and "already holds" in plan.reason
 
@@ -439,13 +478,13 @@ def test_an_explicit_bare_key_naming_two_clusters_is_ambiguous() -> None:
         ],
     }
     with pytest.raises(AmbiguousClusterError, match="cluster_key='job_clusters/x'"):
-        rollback_plan(settings, explicit_request(1, "x", SMALL))
+        rollback_plan(settings, redactor=by_name, request=explicit_request(1, "x", SMALL))
 
 
 def test_an_explicit_key_that_names_no_cluster_is_not_found() -> None:
     settings = fixture("jobs", "shared_job_cluster")["settings"]
     with pytest.raises(ClusterNotFoundError, match="'ingest' \\(a job cluster or a task"):
-        rollback_plan(settings, explicit_request(1, "ingest", SMALL))
+        rollback_plan(settings, redactor=by_name, request=explicit_request(1, "ingest", SMALL))
 
 
 def test_an_explicit_spec_databricks_would_reject_is_refused_before_reading() -> None:
@@ -467,74 +506,3 @@ def test_explicit_arguments_of_the_wrong_kind_are_refused(
     with pytest.raises(RollbackRefusedError, match="Nothing was written") as caught:
         explicit_request(job_id, key, spec)
     assert words in str(caught.value)
-
-
-# --- the three-way difference ----------------------------------------------------------------
-
-
-def test_three_way_differences_recurse_into_objects_all_three_have() -> None:
-    previous = {
-        "autoscale": {"min_workers": 2, "max_workers": 8},
-        "aws_attributes": {"availability": "ON_DEMAND", "zone_id": "auto"},
-        "custom_tags": {"team": "a"},
-        "spark_version": "14.3",
-    }
-    applied = {
-        "num_workers": 4,
-        "aws_attributes": {"availability": "SPOT", "zone_id": "auto"},
-        "custom_tags": {"team": "a", "sync:recommendation-id": "r1"},
-        "spark_version": "14.3",
-    }
-    current = {
-        "num_workers": 6,
-        "aws_attributes": {"availability": "SPOT", "zone_id": "us-east-1a"},
-        "custom_tags": {"team": "a", "sync:recommendation-id": "r1"},
-        "spark_version": "14.3",
-    }
-
-    rows = three_way_differences(previous, applied, current)
-
-    assert rows == [
-        {
-            "path": "autoscale",
-            "previous": {"min_workers": 2, "max_workers": 8},
-            "applied": None,
-            "current": None,
-        },
-        {
-            "path": "aws_attributes.availability",
-            "previous": "ON_DEMAND",
-            "applied": "SPOT",
-            "current": "SPOT",
-        },
-        {
-            "path": "aws_attributes.zone_id",
-            "previous": "auto",
-            "applied": "auto",
-            "current": "us-east-1a",
-        },
-        {
-            "path": 'custom_tags["sync:recommendation-id"]',
-            "previous": None,
-            "applied": "r1",
-            "current": "r1",
-        },
-        {"path": "num_workers", "previous": None, "applied": 4, "current": 6},
-    ]
-    assert format_three_way(rows).splitlines() == [
-        "path                                  | before apply                         "
-        "| applied  | now",
-        "--------------------------------------+--------------------------------------+----------+"
-        "-------------",
-        'autoscale                             | {"max_workers": 8, "min_workers": 2} | (absent) '
-        "| (absent)",
-        'aws_attributes.availability           | "ON_DEMAND"                          | "SPOT"   '
-        '| "SPOT"',
-        'aws_attributes.zone_id                | "auto"                               | "auto"   '
-        '| "us-east-1a"',
-        'custom_tags["sync:recommendation-id"] | (absent)                             | "r1"     '
-        '| "r1"',
-        "num_workers                           | (absent)                             "
-        "| 4        | 6",
-    ]
-    assert format_three_way([]) == "no differences"

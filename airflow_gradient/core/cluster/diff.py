@@ -10,7 +10,14 @@ from airflow_gradient.core.cluster.paths import format_path
 from airflow_gradient.core.json_values import json_equal, show
 from airflow_gradient.core.recommendation import SIZING_FIELDS
 
-__all__ = ["ABSENT", "diff_cluster", "format_diff", "format_table", "read_back_differences"]
+__all__ = [
+    "ABSENT",
+    "changed_fields",
+    "diff_cluster",
+    "format_diff",
+    "format_table",
+    "read_back_differences",
+]
 
 
 def _diff_into(
@@ -28,6 +35,17 @@ def _diff_into(
             changes.append((here, copy.deepcopy(old), copy.deepcopy(new)))
 
 
+def changed_fields(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[tuple[tuple[str, ...], Any, Any]]:
+    """:func:`diff_cluster` with each field as its keys (``("spark_conf", "a.b")``) instead of
+    a path: ``(keys, before, after)``, sorted by keys (for code that reads or sets the field)."""
+    changes: list[tuple[tuple[str, ...], Any, Any]] = []
+    _diff_into(changes, (), before, after)
+    changes.sort(key=lambda change: change[0])
+    return changes
+
+
 def diff_cluster(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every field that differs between two cluster specs, as ``{"path", "before", "after"}``.
 
@@ -36,10 +54,10 @@ def diff_cluster(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[di
     ``autoscale`` to ``num_workers`` is two changes: ``autoscale`` and ``num_workers``); lists
     are compared whole; a missing side is ``None``. Paths use the notation of :func:`format_path`.
     """
-    changes: list[tuple[tuple[str, ...], Any, Any]] = []
-    _diff_into(changes, (), before, after)
-    changes.sort(key=lambda change: change[0])
-    return [{"path": format_path(keys), "before": old, "after": new} for keys, old, new in changes]
+    return [
+        {"path": format_path(keys), "before": old, "after": new}
+        for keys, old, new in changed_fields(before, after)
+    ]
 
 
 def read_back_differences(
