@@ -317,22 +317,23 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
             return store_token(creds, result, self.gradient_conn_id)
 
     async def _asend(self, client: Lease, request: _Request) -> Any:
-        import httpx
         from tenacity import AsyncRetrying
 
+        from airflow_gradient.hooks._async_client import transport_errors
+
+        errors = transport_errors()
         try:
             async for attempt in AsyncRetrying(**self._retry_policy(request)):
                 with attempt:
                     try:
-                        async with client.gate:
-                            response = await client.client.request(
-                                request.method,
-                                request.url,
-                                params=request.params,
-                                json=request.json,
-                                headers=request.headers,
-                            )
-                    except httpx.TransportError as err:
+                        response = await client.client.request(
+                            request.method,
+                            request.url,
+                            params=request.params,
+                            json=request.json,
+                            headers=request.headers,
+                        )
+                    except errors as err:
                         raise transport_failure(request.method, request.path, err) from err
                     return reply_result(
                         request.method, request.path, response, conn_id=self.gradient_conn_id
