@@ -64,10 +64,11 @@ class AsyncClient:
         )
         self._proxy: str | None = None
         self._proxy_auth: aiohttp.BasicAuth | None = None
-        if options.proxy:
+        proxy_url = options.proxy or environment_proxy(options.base_url)
+        if proxy_url:
             from yarl import URL
 
-            proxy = URL(options.proxy)
+            proxy = URL(proxy_url)
             if proxy.user is not None:
                 self._proxy_auth = aiohttp.BasicAuth(proxy.user, proxy.password or "")
                 proxy = proxy.with_user(None)
@@ -86,7 +87,9 @@ class AsyncClient:
                 sock_connect=options.timeout,
                 sock_read=options.timeout,
             ),
-            trust_env=bool(settings["trust_env"]),
+            # The environment is read once, above: aiohttp's trust_env would read it (and
+            # ~/.netrc) again in a worker thread for every request, two thread hops per poll.
+            trust_env=False,
             auto_decompress=True,
         )
 
@@ -121,6 +124,19 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+def environment_proxy(base_url: str) -> str | None:
+    """The proxy the standard variables give for ``base_url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``; none if ``NO_PROXY`` names its host), as httpx reads them."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    url = urlsplit(base_url)
+    if not url.hostname or proxy_bypass(url.hostname):
+        return None
+    proxies = getproxies()
+    return proxies.get(url.scheme) or proxies.get("all") or None
 
 
 def transport_errors() -> tuple[type[Exception], ...]:
