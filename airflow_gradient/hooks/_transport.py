@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -60,6 +61,54 @@ class _Request:
     deadline: float
 
 
+async def _read_credentials(conn_id: str) -> GradientCredentials:
+    from airflow.providers.common.compat.connection import get_async_connection
+
+    creds = credentials_from_connection(await get_async_connection(conn_id))
+    mask_credentials(creds)
+    return creds
+
+
+class SharedLookups:
+    """Async connection lookups shared while in flight, per event loop and connection id.
+
+    A triggerer that starts hundreds of Gradient triggers at once (a restart) would otherwise
+    read the same connection hundreds of times, each a hop to a worker thread and, on Airflow
+    3, a round trip to the supervisor, before the first poll. Callers that ask while a lookup
+    is out wait for it and get its result (or its error); nothing is kept after it ends, so
+    the next trigger reads the connection afresh. A caller that is cancelled leaves the
+    lookup running for the others.
+    """
+
+    def __init__(self) -> None:
+        self._pending: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Future[GradientCredentials]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def read(self, conn_id: str) -> GradientCredentials:
+        loop = asyncio.get_running_loop()
+        pending = self._pending.setdefault(loop, {})
+        lookup = pending.get(conn_id)
+        if lookup is None:
+            lookup = pending[conn_id] = asyncio.ensure_future(_read_credentials(conn_id))
+            lookup.add_done_callback(lambda done: _forget(pending, conn_id, done))
+        return await asyncio.shield(lookup)
+
+
+def _forget(
+    pending: dict[str, asyncio.Future[GradientCredentials]],
+    conn_id: str,
+    done: asyncio.Future[GradientCredentials],
+) -> None:
+    if pending.get(conn_id) is done:
+        del pending[conn_id]
+    if not done.cancelled():
+        done.exception()  # retrieved: every waiter that wanted it has raised it already
+
+
+CREDENTIAL_LOOKUPS = SharedLookups()
+
+
 class GradientTransport(SerialConnectionLookup, BaseHook):
     """Credentials, HTTP clients and the request machinery of the Gradient hook.
 
@@ -85,12 +134,10 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
         return creds
 
     async def _acredentials(self) -> GradientCredentials:
+        """Credentials from the connection, read asynchronously; hooks of one loop that ask
+        for the same connection at once share one lookup (see :class:`SharedLookups`)."""
         if self._async_credentials is None:
-            from airflow.providers.common.compat.connection import get_async_connection
-
-            conn = await get_async_connection(self.gradient_conn_id)
-            self._async_credentials = credentials_from_connection(conn)
-            mask_credentials(self._async_credentials)
+            self._async_credentials = await CREDENTIAL_LOOKUPS.read(self.gradient_conn_id)
         return self._async_credentials
 
     def get_conn(self) -> httpx.Client:

@@ -83,7 +83,10 @@ def products(request: pytest.FixtureRequest) -> Callable[[], Any]:
 
 def test_a_private_ca_bundle_is_trusted(
     products: Callable[[], Any],
-    sb: Sandbox, front: TlsFront, ca: PrivateCa, monkeypatch: pytest.MonkeyPatch
+    sb: Sandbox,
+    front: TlsFront,
+    ca: PrivateCa,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url, ca_bundle=str(ca.ca_cert))
     assert products() == ["aws-databricks", "azure-databricks"]
@@ -101,7 +104,10 @@ def test_without_the_ca_bundle_the_private_certificate_is_refused(
 
 def test_verify_false_works_and_warns_loudly(
     products: Callable[[], Any],
-    sb: Sandbox, front: TlsFront, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    sb: Sandbox,
+    front: TlsFront,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url, verify=False)
     with caplog.at_level(logging.WARNING):
