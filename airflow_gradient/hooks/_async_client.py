@@ -17,7 +17,6 @@ the trusted CAs are the same too), the ``proxy`` extra (its credentials sent as
 from __future__ import annotations
 
 import json as jsonlib
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,16 +38,6 @@ class Reply:
     def json(self) -> Any:
         """The body as JSON; ``ValueError`` if it is not."""
         return jsonlib.loads(self.content)
-
-
-def _ssl_setting(verify: Any) -> ssl.SSLContext | bool:
-    """aiohttp's ``ssl`` argument for what :func:`network_settings` chose for httpx."""
-    if verify is False or isinstance(verify, ssl.SSLContext):
-        return verify
-    import httpx
-
-    # The context httpx builds by default (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
-    return httpx.create_ssl_context(verify=True, trust_env=True)
 
 
 class AsyncClient:
@@ -75,7 +64,7 @@ class AsyncClient:
             self._proxy = str(proxy)
         connector = aiohttp.TCPConnector(
             limit=options.max_connections,
-            ssl=_ssl_setting(settings.get("verify", True)),
+            ssl=settings["verify"],  # False, or an SSL context (shared, or the CA bundle's)
             keepalive_timeout=60.0,
         )
         self._session = aiohttp.ClientSession(
