@@ -16,6 +16,7 @@ the trusted CAs are the same too), the ``proxy`` extra (its credentials sent as
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -128,6 +129,7 @@ def environment_proxy(base_url: str) -> str | None:
     return proxies.get(url.scheme) or proxies.get("all") or None
 
 
+@functools.cache
 def transport_errors() -> tuple[type[Exception], ...]:
     """What :meth:`AsyncClient.request` raises when no reply came: aiohttp's client errors and
     timeouts."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +26,7 @@ from airflow_gradient.hooks._credentials import (
     credentials_from_connection,
     mask_credentials,
 )
+from airflow_gradient.hooks._lookups import CREDENTIAL_LOOKUPS
 from airflow_gradient.hooks._network import USER_AGENT
 from airflow_gradient.hooks._replies import RetryableFailure, reply_result, transport_failure
 from airflow_gradient.hooks._retries import log_retry
@@ -61,54 +61,6 @@ class _Request:
     deadline: float
 
 
-async def _read_credentials(conn_id: str) -> GradientCredentials:
-    from airflow.providers.common.compat.connection import get_async_connection
-
-    creds = credentials_from_connection(await get_async_connection(conn_id))
-    mask_credentials(creds)
-    return creds
-
-
-class SharedLookups:
-    """Async connection lookups shared while in flight, per event loop and connection id.
-
-    A triggerer that starts hundreds of Gradient triggers at once (a restart) would otherwise
-    read the same connection hundreds of times, each a hop to a worker thread and, on Airflow
-    3, a round trip to the supervisor, before the first poll. Callers that ask while a lookup
-    is out wait for it and get its result (or its error); nothing is kept after it ends, so
-    the next trigger reads the connection afresh. A caller that is cancelled leaves the
-    lookup running for the others.
-    """
-
-    def __init__(self) -> None:
-        self._pending: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[str, asyncio.Future[GradientCredentials]]
-        ] = weakref.WeakKeyDictionary()
-
-    async def read(self, conn_id: str) -> GradientCredentials:
-        loop = asyncio.get_running_loop()
-        pending = self._pending.setdefault(loop, {})
-        lookup = pending.get(conn_id)
-        if lookup is None:
-            lookup = pending[conn_id] = asyncio.ensure_future(_read_credentials(conn_id))
-            lookup.add_done_callback(lambda done: _forget(pending, conn_id, done))
-        return await asyncio.shield(lookup)
-
-
-def _forget(
-    pending: dict[str, asyncio.Future[GradientCredentials]],
-    conn_id: str,
-    done: asyncio.Future[GradientCredentials],
-) -> None:
-    if pending.get(conn_id) is done:
-        del pending[conn_id]
-    if not done.cancelled():
-        done.exception()  # retrieved: every waiter that wanted it has raised it already
-
-
-CREDENTIAL_LOOKUPS = SharedLookups()
-
-
 class GradientTransport(SerialConnectionLookup, BaseHook):
     """Credentials, HTTP clients and the request machinery of the Gradient hook.
 
@@ -135,7 +87,8 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
 
     async def _acredentials(self) -> GradientCredentials:
         """Credentials from the connection, read asynchronously; hooks of one loop that ask
-        for the same connection at once share one lookup (see :class:`SharedLookups`)."""
+        for the same connection at once share one lookup (see
+        :class:`~airflow_gradient.hooks._lookups.SharedLookups`)."""
         if self._async_credentials is None:
             self._async_credentials = await CREDENTIAL_LOOKUPS.read(self.gradient_conn_id)
         return self._async_credentials
@@ -364,27 +317,42 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
             return store_token(creds, result, self.gradient_conn_id)
 
     async def _asend(self, client: Lease, request: _Request) -> Any:
+        """Send with retries. The first attempt goes without tenacity (a trigger's poll almost
+        always succeeds at once, and building the retry machinery for every poll was a good
+        part of its CPU); a retryable failure hands over to the same policy as the sync
+        twin, its attempt 1 being the failure already seen."""
+        try:
+            return await self._aattempt(client, request)
+        except RetryableFailure as failure:
+            if request.attempts <= 1:
+                raise failure.error from failure.__cause__
+            seen: RetryableFailure | None = failure
         from tenacity import AsyncRetrying
 
-        from airflow_gradient.hooks._async_client import transport_errors
-
-        errors = transport_errors()
         try:
             async for attempt in AsyncRetrying(**self._retry_policy(request)):
                 with attempt:
-                    try:
-                        response = await client.client.request(
-                            request.method,
-                            request.url,
-                            params=request.params,
-                            json=request.json,
-                            headers=request.headers,
-                        )
-                    except errors as err:
-                        raise transport_failure(request.method, request.path, err) from err
-                    return reply_result(
-                        request.method, request.path, response, conn_id=self.gradient_conn_id
-                    )
+                    if seen is not None:
+                        replay, seen = seen, None
+                        raise replay
+                    return await self._aattempt(client, request)
         except RetryableFailure as failure:
             raise failure.error from failure.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _aattempt(self, client: Lease, request: _Request) -> Any:
+        """One attempt: the reply's result, or its error (:class:`RetryableFailure` if
+        retryable)."""
+        from airflow_gradient.hooks._async_client import transport_errors
+
+        try:
+            response = await client.client.request(
+                request.method,
+                request.url,
+                params=request.params,
+                json=request.json,
+                headers=request.headers,
+            )
+        except transport_errors() as err:
+            raise transport_failure(request.method, request.path, err) from err
+        return reply_result(request.method, request.path, response, conn_id=self.gradient_conn_id)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.exceptions import (
+    GradientApiError,
     GradientTransportError,
     GradientUnexpectedResponseError,
 )
@@ -135,3 +136,13 @@ def test_errors_and_cancels_leave_no_open_socket(sb: Sandbox) -> None:
         warnings.simplefilter("error")  # an unclosed session, connector or socket raises here
         asyncio.run(mixed())
         gc.collect()
+
+
+async def test_retries_stop_at_the_retry_limit_counting_the_first_attempt(sb: Sandbox) -> None:
+    await products(hook())
+    sb.faults.inject("gradient", "GET", PRODUCTS, status=503, times=3)
+    sb.clear_requests()
+    with pytest.raises(GradientApiError, match="HTTP 503"):
+        await products(hook(retry_limit=3))
+    assert [r.status for r in sb.requests if r.path == PRODUCTS] == [503, 503, 503]
+    assert await products(hook()) == ["aws-databricks", "azure-databricks"]

@@ -97,7 +97,7 @@ def test_without_the_ca_bundle_the_private_certificate_is_refused(
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url)
     # httpx: ConnectError; aiohttp: ClientConnectorCertificateError
-    with pytest.raises(GradientTransportError, match="could not be reached: .*(Connect|Certif)"):
+    with pytest.raises(GradientTransportError, match=r"could not be reached: .*(Connect|Certif)"):
         products()
     assert sb.requests == []
 
@@ -128,6 +128,7 @@ def test_the_proxy_extra_tunnels_https_through_the_proxy(
     products: Callable[[], Any],
     sb: Sandbox,
     front: TlsFront,
+    *,
     ca: PrivateCa,
     proxy: Proxy,
     monkeypatch: pytest.MonkeyPatch,
@@ -148,6 +149,7 @@ def test_https_proxy_and_no_proxy_from_the_environment(
     products: Callable[[], Any],
     sb: Sandbox,
     front: TlsFront,
+    *,
     ca: PrivateCa,
     proxy: Proxy,
     monkeypatch: pytest.MonkeyPatch,
