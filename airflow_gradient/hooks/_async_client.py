@@ -9,8 +9,8 @@ declared by this package too). The sync hook keeps httpx.
 
 The session is shaped by the same :class:`~airflow_gradient.hooks._clients.ClientOptions` and
 :func:`~airflow_gradient.hooks._network.network_settings` as the sync client, so the network
-extras mean the same on both paths: the CA bundle or ``verify`` (the SSL context is httpx's, so
-the trusted CAs are the same too), the ``proxy`` extra (its credentials sent as
+extras mean the same on both paths: the CA bundle or ``verify`` (the same SSL context object as
+the sync client's, so the same trusted CAs), the ``proxy`` extra (its credentials sent as
 ``Proxy-Authorization``), and without it the ``HTTPS_PROXY``/``NO_PROXY`` environment.
 """
 
