@@ -66,7 +66,9 @@ class AsyncClient:
         connector = aiohttp.TCPConnector(
             limit=options.max_connections,
             ssl=settings["verify"],  # False, or an SSL context (shared, or the CA bundle's)
-            keepalive_timeout=60.0,
+            # Below the idle timeouts of common load balancers (60 s and up), so that a kept
+            # connection is not reused just as the server side closes it.
+            keepalive_timeout=30.0,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

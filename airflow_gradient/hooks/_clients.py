@@ -44,7 +44,7 @@ class ClientOptions:
     base_url: str = ""
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``httpx.Client`` / ``httpx.AsyncClient``."""
+        """Keyword arguments of the sync ``httpx.Client``."""
         import httpx
 
         limits = httpx.Limits(

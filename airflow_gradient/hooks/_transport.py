@@ -318,8 +318,8 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
 
     async def _asend(self, client: Lease, request: _Request) -> Any:
         """Send with retries. The first attempt goes without tenacity (a trigger's poll almost
-        always succeeds at once, and building the retry machinery for every poll was a good
-        part of its CPU); a retryable failure hands over to the same policy as the sync
+        always succeeds at once, and building the retry machinery for every poll cost about a
+        tenth of its CPU); a retryable failure hands over to the same policy as the sync
         twin, its attempt 1 being the failure already seen."""
         try:
             return await self._aattempt(client, request)
