@@ -56,13 +56,15 @@ class AsyncClient:
         self._proxy_auth: aiohttp.BasicAuth | None = None
         proxy_url = options.proxy or environment_proxy(options.base_url)
         if proxy_url:
-            from yarl import URL
+            from urllib.parse import unquote, urlsplit
 
-            proxy = URL(proxy_url)
-            if proxy.user is not None:
-                self._proxy_auth = aiohttp.BasicAuth(proxy.user, proxy.password or "")
-                proxy = proxy.with_user(None)
-            self._proxy = str(proxy)
+            proxy = urlsplit(proxy_url)
+            if proxy.username is not None:
+                self._proxy_auth = aiohttp.BasicAuth(
+                    unquote(proxy.username), unquote(proxy.password or "")
+                )
+                proxy = proxy._replace(netloc=proxy.netloc.rpartition("@")[2])
+            self._proxy = proxy.geturl()
         connector = aiohttp.TCPConnector(
             limit=options.max_connections,
             ssl=settings["verify"],  # False, or an SSL context (shared, or the CA bundle's)
