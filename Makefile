@@ -79,6 +79,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
 	$(BIN)/python benchmarks/fault_matrix.py
+	$(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment

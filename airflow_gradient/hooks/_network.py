@@ -16,7 +16,9 @@ Without ``proxy``, the standard environment variables apply (``HTTPS_PROXY``, ``
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import ssl
 from typing import Any
 
@@ -45,6 +47,27 @@ def network_settings(
         settings["verify"] = False
     elif isinstance(verify, str):
         settings["verify"] = ssl.create_default_context(cafile=verify)
+    else:
+        settings["verify"] = default_ssl_context()
     if proxy:
         settings["proxy"] = proxy
     return settings
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """The SSL context httpx would build by default (certifi's CAs, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), built once per process and those two variables.
+
+    Loading the CA bundle costs tens of milliseconds of CPU, which every client built paid
+    again (an apply builds one Gradient client; two read threads waited on it). An SSL context
+    is safe to share between clients and threads. A ``ca_bundle`` path is read afresh for
+    each client (a rotated private CA is picked up by the next client).
+    """
+    return _default_ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    import httpx
+
+    return httpx.create_ssl_context(verify=True, trust_env=True)

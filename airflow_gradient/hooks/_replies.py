@@ -7,7 +7,8 @@ a transport error) carrying the error to raise once the retries run out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from airflow_gradient.exceptions import (
     GradientApiError,
@@ -19,8 +20,18 @@ from airflow_gradient.exceptions import (
 from airflow_gradient.hooks._retry_after import parse_retry_after
 from airflow_gradient.hooks._token import TOKEN_PATH
 
-if TYPE_CHECKING:
-    import httpx
+
+class Response(Protocol):
+    """What is read of a reply: an ``httpx.Response`` (sync) or an async
+    :class:`~airflow_gradient.hooks._async_client.Reply`."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    @property
+    def content(self) -> bytes: ...
+    def json(self) -> Any: ...
 
 
 class RetryableFailure(Exception):
@@ -47,7 +58,7 @@ def transport_failure(method: str, path: str, err: Exception) -> RetryableFailur
     return RetryableFailure(error, type(err).__name__)
 
 
-def reply_result(method: str, path: str, response: httpx.Response, *, conn_id: str) -> Any:
+def reply_result(method: str, path: str, response: Response, *, conn_id: str) -> Any:
     """Return the ``result`` of a reply, or raise its error (:class:`RetryableFailure` when
     retryable)."""
     status = response.status_code
@@ -144,14 +155,14 @@ def first_in_state(items: list[Any], state: str, project_id: str) -> dict[str, A
     return None
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(response: Response) -> Any:
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _describe_body(response: httpx.Response, body: Any) -> str:
+def _describe_body(response: Response, body: Any) -> str:
     if body is None:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         return f"a non-JSON body ({kind}, {len(response.content)} bytes)"

@@ -26,6 +26,7 @@ from airflow_gradient.hooks._credentials import (
     credentials_from_connection,
     mask_credentials,
 )
+from airflow_gradient.hooks._lookups import CREDENTIAL_LOOKUPS
 from airflow_gradient.hooks._network import USER_AGENT
 from airflow_gradient.hooks._replies import RetryableFailure, reply_result, transport_failure
 from airflow_gradient.hooks._retries import log_retry
@@ -85,12 +86,11 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
         return creds
 
     async def _acredentials(self) -> GradientCredentials:
+        """Credentials from the connection, read asynchronously; hooks of one loop that ask
+        for the same connection at once share one lookup (see
+        :class:`~airflow_gradient.hooks._lookups.SharedLookups`)."""
         if self._async_credentials is None:
-            from airflow.providers.common.compat.connection import get_async_connection
-
-            conn = await get_async_connection(self.gradient_conn_id)
-            self._async_credentials = credentials_from_connection(conn)
-            mask_credentials(self._async_credentials)
+            self._async_credentials = await CREDENTIAL_LOOKUPS.read(self.gradient_conn_id)
         return self._async_credentials
 
     def get_conn(self) -> httpx.Client:
@@ -317,26 +317,42 @@ class GradientTransport(SerialConnectionLookup, BaseHook):
             return store_token(creds, result, self.gradient_conn_id)
 
     async def _asend(self, client: Lease, request: _Request) -> Any:
-        import httpx
+        """Send with retries. The first attempt goes without tenacity (a trigger's poll almost
+        always succeeds at once, and building the retry machinery for every poll cost about a
+        tenth of its CPU); a retryable failure hands over to the same policy as the sync
+        twin, its attempt 1 being the failure already seen."""
+        try:
+            return await self._aattempt(client, request)
+        except RetryableFailure as failure:
+            if request.attempts <= 1:
+                raise failure.error from failure.__cause__
+            seen: RetryableFailure | None = failure
         from tenacity import AsyncRetrying
 
         try:
             async for attempt in AsyncRetrying(**self._retry_policy(request)):
                 with attempt:
-                    try:
-                        async with client.gate:
-                            response = await client.client.request(
-                                request.method,
-                                request.url,
-                                params=request.params,
-                                json=request.json,
-                                headers=request.headers,
-                            )
-                    except httpx.TransportError as err:
-                        raise transport_failure(request.method, request.path, err) from err
-                    return reply_result(
-                        request.method, request.path, response, conn_id=self.gradient_conn_id
-                    )
+                    if seen is not None:
+                        replay, seen = seen, None
+                        raise replay
+                    return await self._aattempt(client, request)
         except RetryableFailure as failure:
             raise failure.error from failure.__cause__
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    async def _aattempt(self, client: Lease, request: _Request) -> Any:
+        """One attempt: the reply's result, or its error (:class:`RetryableFailure` if
+        retryable)."""
+        from airflow_gradient.hooks._async_client import transport_errors
+
+        try:
+            response = await client.client.request(
+                request.method,
+                request.url,
+                params=request.params,
+                json=request.json,
+                headers=request.headers,
+            )
+        except transport_errors() as err:
+            raise transport_failure(request.method, request.path, err) from err
+        return reply_result(request.method, request.path, response, conn_id=self.gradient_conn_id)

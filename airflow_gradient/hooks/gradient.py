@@ -5,7 +5,7 @@ beside it: ``_transport`` (the base class: request building, retry policy, the s
 send loops), ``_credentials`` (the connection, the plain-http refusal), ``_token`` (the token
 cache per process and credential, renewed once on 401), ``_replies`` (envelopes and reply
 checks) and ``_retries`` (``Retry-After`` and the WARNING line of each retry). Sync methods use
-one ``httpx.Client`` per hook; the async twins (for triggers) use ``httpx.AsyncClient``.
+one ``httpx.Client`` per hook; the async twins (for triggers) share an ``aiohttp`` session.
 """
 
 from __future__ import annotations

@@ -72,6 +72,7 @@ class ServiceRequestHandler(BaseHTTPRequestHandler):
     :class:`~airflow_gradient.sandbox.routing.Service` for the reply, records and sends it."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     server_version = "airflow-gradient-sandbox"
     sys_version = ""
 

@@ -4,9 +4,10 @@ the databricks provider's own ``proxies`` extra."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,28 +61,57 @@ def hook() -> GradientHook:
     return GradientHook(retry_limit=1, timeout=5.0)
 
 
+def _products_async() -> Any:
+    async def call() -> Any:
+        h = hook()
+        try:
+            return await h._acall("GET", "/v1/projects/products")
+        finally:
+            await h.aclose()
+
+    return asyncio.run(call())
+
+
+@pytest.fixture(params=["sync", "async"])
+def products(request: pytest.FixtureRequest) -> Callable[[], Any]:
+    """``GET /v1/projects/products`` through the sync hook (httpx) or the async one (aiohttp,
+    as triggers use it): the network extras must mean the same on both."""
+    if request.param == "sync":
+        return lambda: hook().get_products()
+    return _products_async
+
+
 def test_a_private_ca_bundle_is_trusted(
-    sb: Sandbox, front: TlsFront, ca: PrivateCa, monkeypatch: pytest.MonkeyPatch
+    products: Callable[[], Any],
+    sb: Sandbox,
+    front: TlsFront,
+    ca: PrivateCa,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url, ca_bundle=str(ca.ca_cert))
-    assert hook().get_products() == ["aws-databricks", "azure-databricks"]
+    assert products() == ["aws-databricks", "azure-databricks"]
 
 
 def test_without_the_ca_bundle_the_private_certificate_is_refused(
-    sb: Sandbox, front: TlsFront, monkeypatch: pytest.MonkeyPatch
+    products: Callable[[], Any], sb: Sandbox, front: TlsFront, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url)
-    with pytest.raises(GradientTransportError, match="ConnectError"):
-        hook().get_products()
+    # httpx: ConnectError; aiohttp: ClientConnectorCertificateError
+    with pytest.raises(GradientTransportError, match=r"could not be reached: .*(Connect|Certif)"):
+        products()
     assert sb.requests == []
 
 
 def test_verify_false_works_and_warns_loudly(
-    sb: Sandbox, front: TlsFront, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    products: Callable[[], Any],
+    sb: Sandbox,
+    front: TlsFront,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url, verify=False)
     with caplog.at_level(logging.WARNING):
-        assert hook().get_products()
+        assert products()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("TLS certificate verification is OFF" in w and front.url in w for w in warnings)
 
@@ -95,8 +125,10 @@ def test_a_ca_bundle_that_is_not_a_file_is_refused_by_name(
 
 
 def test_the_proxy_extra_tunnels_https_through_the_proxy(
+    products: Callable[[], Any],
     sb: Sandbox,
     front: TlsFront,
+    *,
     ca: PrivateCa,
     proxy: Proxy,
     monkeypatch: pytest.MonkeyPatch,
@@ -108,25 +140,27 @@ def test_the_proxy_extra_tunnels_https_through_the_proxy(
         ca_bundle=str(ca.ca_cert),
         proxy=f"http://proxyuser:proxy-pass-7@127.0.0.1:{proxy.port}",
     )
-    assert hook().get_products()
+    assert products()
     assert proxy.seen == [f"CONNECT 127.0.0.1:{front.port}"]
     assert proxy.auth[0] is not None and proxy.auth[0].startswith("Basic ")
 
 
 def test_https_proxy_and_no_proxy_from_the_environment(
+    products: Callable[[], Any],
     sb: Sandbox,
     front: TlsFront,
+    *,
     ca: PrivateCa,
     proxy: Proxy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     gradient_connection(monkeypatch, sb, front.url, ca_bundle=str(ca.ca_cert))
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
-    assert hook().get_products()
+    assert products()
     assert proxy.seen == [f"CONNECT 127.0.0.1:{front.port}"]
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    assert hook().get_products()
+    assert products()
     assert len(proxy.seen) == 1, "NO_PROXY names the host: no tunnel"
 
 
