@@ -33,32 +33,10 @@ TEMPLATE_NEEDS: dict[str, tuple[tuple[int, int], dict[str, tuple[int, ...]]]] = 
 }
 
 DEFERRABLE_DAG_ID = "compat_request_and_wait"
-DEFERRABLE_DAG = """
-from datetime import datetime
-
-from airflow.providers.common.compat.sdk import DAG, task
-
-from airflow_gradient.operators.request import GradientRequestRecommendationOperator
-from airflow_gradient.sensors.recommendation import GradientRecommendationSensor
-
-with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    request = GradientRequestRecommendationOperator(task_id="request", project_id="{project_id}")
-    wait = GradientRecommendationSensor(
-        task_id="wait",
-        project_id="{project_id}",
-        newer_than=request.output,
-        deferrable=True,
-        poke_interval=1,
-        timeout=60,
-    )
-
-    @task
-    def report(awaited: str, requested: str) -> None:
-        assert awaited == requested, (awaited, requested)
-        print("AWAITED-RECOMMENDATION", awaited)
-
-    report(wait.output, request.output)
-"""
+#: The request → deferrable sensor DAG, shared with the test suite's ``airflow dags test`` run.
+DEFERRABLE_DAG = (
+    Path(__file__).resolve().parents[1] / "tests" / "data" / "request_and_wait_dag.py.tmpl"
+).read_text()
 
 #: Airflow 2.11 has no FastAPI UI: the same facts from the providers manager the Flask UI reads.
 FORM_SCRIPT_2 = """

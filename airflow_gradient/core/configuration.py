@@ -133,9 +133,10 @@ def _object(
     *,
     required: tuple[str, ...] = (),
     one_of: tuple[str, ...] = (),
+    unknown: str = "unknown field",
 ) -> Checker:
     """An object whose keys are all in ``fields``, with every ``required`` key and, when
-    ``one_of`` is given, exactly one of those keys."""
+    ``one_of`` is given, exactly one of those keys; ``unknown`` names a key not in ``fields``."""
 
     def check(value: Any, path: Path, problems: list[str]) -> None:
         if not isinstance(value, Mapping):
@@ -145,7 +146,7 @@ def _object(
             checker = fields.get(key) if isinstance(key, str) else None
             if checker is None:
                 problems.append(
-                    f"{format_path((*path, str(key)))}: unknown field (allowed: "
+                    f"{format_path((*path, str(key)))}: {unknown} (allowed: "
                     f"{', '.join(sorted(fields))})"
                 )
             else:
@@ -270,19 +271,13 @@ CONFIGURATION_FIELDS: Mapping[str, Checker] = {
 }
 """The cluster fields a recommendation may set, each with its check."""
 
+_CONFIGURATION = _object(CONFIGURATION_FIELDS, unknown="not a field a recommendation may set")
+
 
 def configuration_problems(configuration: Mapping[Any, Any]) -> list[str]:
     """Every problem of a configuration patch, as ``"<path>: <what is wrong>"``."""
     problems: list[str] = []
-    for key, value in configuration.items():
-        checker = CONFIGURATION_FIELDS.get(key) if isinstance(key, str) else None
-        if checker is None:
-            problems.append(
-                f"{format_path([str(key)])}: not a field a recommendation may set (allowed: "
-                f"{', '.join(sorted(CONFIGURATION_FIELDS))})"
-            )
-        else:
-            checker(value, (key,), problems)
+    _CONFIGURATION(configuration, (), problems)
     if "num_workers" in configuration and "autoscale" in configuration:
         problems.append(
             "num_workers: set together with autoscale; a cluster has one sizing form, not both"

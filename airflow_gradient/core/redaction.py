@@ -58,7 +58,7 @@ def redact_cluster(spec: Mapping[str, Any], redactor: Redactor) -> dict[str, Any
     for field in SECRET_MAPS:
         values = spec.get(field)
         if isinstance(values, Mapping):
-            shown[field] = {key: _shown(str(key), v, redactor) for key, v in values.items()}
+            shown[field] = shown_field((field,), values, redactor)
     return shown
 
 
@@ -118,35 +118,34 @@ def secret_digest(value: Any, *, salt: str) -> str:
     return DIGEST_PREFIX + hashlib.sha256(f"{salt}\n{text}".encode()).hexdigest()
 
 
-def _map_key(path: str) -> str | None:
-    """``spark_conf["a.b"]`` → ``a.b`` for a path into one of the :data:`SECRET_MAPS`."""
+def _map_keys(path: str) -> tuple[str, ...]:
+    """The keys of a diff row's ``path`` as far as redaction looks: ``(map, key)`` for an entry
+    of one of the :data:`SECRET_MAPS` (``spark_conf["a.b"]`` or ``spark_env_vars.NAME``),
+    ``(map,)`` for a whole map, ``()`` for any other field."""
     for field in SECRET_MAPS:
+        if path == field:
+            return (field,)
         prefix = f"{field}["
         if path.startswith(prefix) and path.endswith("]"):
             inner = path[len(prefix) : -1]
-            return inner[1:-1] if inner.startswith('"') and inner.endswith('"') else inner
+            return field, inner[1:-1] if inner.startswith('"') and inner.endswith('"') else inner
         if path.startswith(f"{field}."):
-            return path[len(field) + 1 :]
-    return None
+            return field, path[len(field) + 1 :]
+    return ()
 
 
 def redact_changes(
     changes: Sequence[Mapping[str, Any]], redactor: Redactor
 ) -> list[dict[str, Any]]:
-    """Diff rows (``path`` plus ``before``/``after``/... values) with the values of keys in the
-    :data:`SECRET_MAPS` gone through ``redactor``; whole maps (``path`` = ``spark_conf``) are
-    redacted key by key."""
+    """Diff rows (``path`` plus ``before``/``after``/... values) with each value shown as
+    :func:`shown_field` shows the field at that path."""
     shown: list[dict[str, Any]] = []
     for row in changes:
-        path = str(row.get("path", ""))
-        key = _map_key(path)
-        out = dict(row)
-        for column, value in row.items():
-            if column == "path":
-                continue
-            if key is not None:
-                out[column] = _shown(key, value, redactor)
-            elif path in SECRET_MAPS and isinstance(value, Mapping):
-                out[column] = {k: _shown(str(k), v, redactor) for k, v in value.items()}
-        shown.append(out)
+        keys = _map_keys(str(row.get("path", "")))
+        shown.append(
+            {
+                column: value if column == "path" else shown_field(keys, value, redactor)
+                for column, value in row.items()
+            }
+        )
     return shown

@@ -181,13 +181,14 @@ class GradientApplyRecommendationOperator(
             plan_apply,
             prepare,
         )
+        from airflow_gradient.redaction import mask_cluster_secrets
 
         self._refuse_unsupported_downstream()
         options = self._options()
         job_id, job_name = self._job_reference(context)
 
         project, latest, job = self._read_everything(job_id, job_name)
-        _mask_secrets(job, latest)
+        mask_cluster_secrets(job, latest)  # masked in the task log from here on
         job_id = int(job["job_id"])
         for warning in check_project(project, job_id, options):
             self.log.warning("%s", warning)
@@ -422,13 +423,6 @@ def _given(value: Any) -> str | None:
     """A templated optional argument as a string, or ``None`` when it rendered empty."""
     text = "" if value is None else str(value).strip()
     return None if text in ("", "None") else text
-
-
-def _mask_secrets(*trees: Any) -> None:
-    """Secret values of the clusters read: masked in the task log from now on."""
-    from airflow_gradient.redaction import mask_cluster_secrets
-
-    mask_cluster_secrets(*trees)
 
 
 def _redactor() -> Redactor:

@@ -16,32 +16,8 @@ import pytest
 from airflow_gradient.sandbox import Sandbox
 
 DAG_ID = "gradient_request_and_wait"
-DAG_FILE = """
-from datetime import datetime
-
-from airflow.sdk import DAG, task
-
-from airflow_gradient.operators.request import GradientRequestRecommendationOperator
-from airflow_gradient.sensors.recommendation import GradientRecommendationSensor
-
-with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    request = GradientRequestRecommendationOperator(task_id="request", project_id="{project_id}")
-    wait = GradientRecommendationSensor(
-        task_id="wait",
-        project_id="{project_id}",
-        newer_than=request.output,
-        deferrable=True,
-        poke_interval=1,
-        timeout=60,
-    )
-
-    @task
-    def report(awaited: str, requested: str) -> None:
-        assert awaited == requested, (awaited, requested)
-        print("AWAITED-RECOMMENDATION", awaited)
-
-    report(wait.output, request.output)
-"""
+#: The DAG the compat matrix runs too (``compat/cell_check.py``).
+DAG_FILE = (Path(__file__).parents[1] / "data" / "request_and_wait_dag.py.tmpl").read_text()
 
 
 def airflow_env(home: Path, sb: Sandbox) -> dict[str, str]:
