@@ -38,7 +38,7 @@ class PermanentError(AirflowFailException):
     :class:`AutoApplyConflictError`, :class:`InvalidArgumentsError`,
     :class:`RecommendationRevertedError`, :class:`RollbackRefusedError`,
     :class:`WebhookLimitError`, :class:`TerraformInputError`,
-    :class:`AwaitedRecommendationFailedError`.
+    :class:`AwaitedRecommendationFailedError`, :class:`ProjectLinkError`.
 
     Transient (retried): :class:`GradientApiError` (429, 5xx, a refused call),
     :class:`GradientUnexpectedResponseError`, :class:`GradientTransportError`,
@@ -183,6 +183,10 @@ class WebhookLimitError(core.WebhookLimitError, DatabricksJobError, PermanentErr
 
 class TerraformInputError(core.TerraformInputError, GradientError, PermanentError):
     """A plan, state, recommendation or ``.tf`` file is not what the Terraform helpers need."""
+
+
+class ProjectLinkError(core.ProjectLinkError, GradientError, PermanentError):
+    """A Gradient project tracks another Databricks job than the one it is used with."""
 
 
 def _edge_classes() -> dict[type[core.CoreError], type[GradientError]]:

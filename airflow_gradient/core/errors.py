@@ -21,6 +21,7 @@ __all__ = [
     "InvalidRecommendationError",
     "NoRecommendationError",
     "NotificationDestinationError",
+    "ProjectLinkError",
     "ReadBackMismatchError",
     "RecommendationRevertedError",
     "RollbackRefusedError",
@@ -110,3 +111,7 @@ class TerraformInputError(CoreError, ValueError):
     The message is one line and names no file: the caller prefixes the file name. Also a
     ``ValueError``, as it was before the core had its own hierarchy.
     """
+
+
+class ProjectLinkError(CoreError):
+    """A Gradient project tracks another Databricks job than the one it is used with."""

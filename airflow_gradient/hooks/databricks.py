@@ -278,6 +278,18 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             )
         return int(found)
 
+    def find_job_id(self, job_name: str) -> int | None:
+        """The id of the job named exactly ``job_name`` (``jobs/list?name=``), ``None`` if none.
+
+        Several jobs of that name are an error (the provider's lookup refuses to choose).
+        """
+        found = self._call(
+            LIST_JOBS_ENDPOINT,
+            send=lambda: self.find_job_id_by_name(job_name),
+            what=f"Looking up the Databricks job named {job_name!r}",
+        )
+        return None if found is None else int(found)
+
     def get_job_webhook_notifications(self, job_id: int) -> dict[str, Any]:
         """The job-level ``webhook_notifications`` (``{}`` when the job has none).
 

@@ -213,6 +213,13 @@ class GradientHook(GradientTransport):
         result = self._call("GET", f"/v1/databricks/workspaces/{workspace_id}")
         return expect_dict(result, "workspace", workspace_id)
 
+    def get_cluster_template(self, project_id: str) -> dict[str, Any]:
+        """``GET /v1/projects/{project_id}/cluster/template``: the partial cluster spec (the
+        ``sync:*`` tags, ``cluster_log_conf``) Gradient needs merged into the tuned cluster to
+        collect each run."""
+        result = self._call("GET", f"/v1/projects/{project_id}/cluster/template")
+        return expect_dict(result, "cluster template", project_id)
+
     # --- public API (async twins, for triggers) -------------------------------------------
 
     async def aget_recommendation(self, project_id: str, recommendation_id: str) -> dict[str, Any]:
