@@ -28,8 +28,16 @@ Keep ``max_active_runs=1``: two overlapping runs reset and run the same Databric
 the second reset wins for both.
 
 Connections: ``gradient_default`` (type ``gradient``) and ``databricks_default``.
-Variables: ``gradient_project_id``; optional ``gradient_dry_run`` (``"true"``: return baseline +
+
+Variables: ``gradient_project_id`` (may be left out once the job exists and exactly one project
+tracks it: drop ``project_id=``); optional ``gradient_dry_run`` (``"true"``: return baseline +
 template and only log what the recommendation would change).
+
+To adapt it: put your clusters in ``BASELINE_JOB_CLUSTERS`` and your tasks in the group (on
+``job_cluster_key``s: a task-level ``new_cluster=`` is dropped by the provider inside a group);
+with several job clusters choose the tuned one with ``cluster_key=`` (or the project's
+``cluster_path``); set ``GUARD_RAILS``; your own ``extra_job_params`` go to
+``GradientWorkflowClustersOperator(extra_job_params=...)``, which hands them on with the webhook.
 """
 
 from __future__ import annotations

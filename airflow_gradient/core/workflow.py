@@ -174,7 +174,12 @@ def _unusable_reason(
         )
     created = _epoch_ms(rec.created_at)
     job_created = job.get("created_time")
-    if created is not None and isinstance(job_created, int) and created < job_created:
+    # Gradient's times have whole seconds: a recommendation of the job's own second is not older.
+    if (
+        created is not None
+        and isinstance(job_created, int)
+        and created < job_created // 1000 * 1000
+    ):
         return None, (
             f"Recommendation {rec.id} of project {project_id} (created {rec.created_at}) is "
             f"older than Databricks job {job_id} {job_name!r}: it was learned from another job "
