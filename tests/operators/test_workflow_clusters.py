@@ -104,7 +104,9 @@ def test_a_project_of_another_job_fails_fast_naming_both(sb: Sandbox) -> None:
 def test_without_a_consuming_group_the_job_name_must_be_given(sb: Sandbox) -> None:
     project = sb.gradient.create_project()
     with pytest.raises(InvalidArgumentsError, match="job_name"):
-        build("unfed_dag", feed_group=False, project_id=project["id"]).execute({"ti": FakeTaskInstance()})
+        build("unfed_dag", feed_group=False, project_id=project["id"]).execute(
+            {"ti": FakeTaskInstance()}
+        )
 
     result = build(
         "other_dag", feed_group=False, project_id=project["id"], job_name="named.job"
