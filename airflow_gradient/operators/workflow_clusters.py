@@ -20,6 +20,8 @@ before the launch and returns the list the group builds the job from::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
@@ -134,13 +136,9 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
         baseline = self._baseline()
         dry_run = _flag(self.dry_run_only, "dry_run", self.task_id)
         job_name, tasks = self._group(context)
-        databricks, gradient = self.databricks_hook, self.gradient_hook
-        found = databricks.find_job_id(job_name)
-        job = databricks.get_job(found) if found is not None else None
-        project_id = self._project_id(found, job_name)
-        project = gradient.get_project(project_id)
-        template = gradient.get_cluster_template(project_id)
-        latest = gradient.get_latest_recommendation(project_id)
+        reads = self._read_everything(job_name)
+        found, job, project_id = reads.job_id, reads.job, reads.project_id
+        project, template, latest = reads.project, reads.template, reads.latest
         mask_cluster_secrets(baseline, template, latest, job)
         self._persist_links(context, project_id, found)
 
@@ -182,7 +180,8 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
             )
             self._link(project_id, link, found, dry_run)
         context["ti"].xcom_push(
-            key=EXTRA_JOB_PARAMS_KEY, value=self._extra_job_params(project, job, job_name)
+            key=EXTRA_JOB_PARAMS_KEY,
+            value=self._extra_job_params(reads.destination, job, job_name),
         )
         result = plan.result(
             job_name=job_name, job_id=found, dry_run=dry_run, redactor=airflow_redactor()
@@ -225,11 +224,36 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
         members = getattr(launches[0], "tasks_to_convert", {}) if len(launches) == 1 else {}
         return name, [_group_task(t) for t in members.values()]
 
+    def _read_everything(self, job_name: str) -> _Reads:
+        """The job (by name), the project, its template, its newest SUCCESS recommendation and
+        Gradient's webhook destination, read concurrently where one does not need another."""
+        databricks, gradient = self.databricks_hook, self.gradient_hook
+
+        def read_job() -> tuple[int | None, dict[str, Any] | None]:
+            found = databricks.find_job_id(job_name)
+            return found, (databricks.get_job(found) if found is not None else None)
+
+        with ThreadPoolExecutor(max_workers=5, thread_name_prefix="gradient-read") as pool:
+            job = pool.submit(read_job)
+            given = _given(self.project_id)
+            project_id = given or self._project_id(job.result()[0], job_name)
+            project = pool.submit(gradient.get_project, project_id)
+            template = pool.submit(gradient.get_cluster_template, project_id)
+            latest = pool.submit(gradient.get_latest_recommendation, project_id)
+            destination = pool.submit(lambda: self._gradient_destination(project.result()))
+            found, settings = job.result()
+            return _Reads(
+                found,
+                settings,
+                project_id,
+                project.result(),
+                template.result(),
+                latest.result(),
+                destination.result(),
+            )
+
     def _project_id(self, job_id: int | None, job_name: str) -> str:
-        """``project_id``, or the one project that tracks the job."""
-        given = "" if self.project_id is None else str(self.project_id).strip()
-        if given and given != "None":
-            return given
+        """The one project that tracks the job (``project_id`` was not given)."""
         if job_id is None:
             raise InvalidArgumentsError(
                 f"{self.task_id}: no project_id given and no Databricks job is named "
@@ -295,13 +319,12 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
         self.log.info("Project %s now tracks Databricks job %s (%s).", project_id, job_id, body)
 
     def _extra_job_params(
-        self, project: Mapping[str, Any], job: Mapping[str, Any] | None, job_name: str
+        self, destination: str | None, job: Mapping[str, Any] | None, job_name: str
     ) -> dict[str, Any]:
         """The caller's ``extra_job_params`` with Gradient's ``on_start`` destination."""
         from airflow_gradient.core.webhooks import event_destination_ids, wire_on_start
 
         params = dict(self.extra_job_params)
-        destination = self._gradient_destination(project)
         if destination is None:
             return params
         if job is not None:
@@ -350,6 +373,25 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
         )
         if job_id is not None:
             DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
+
+
+@dataclass(frozen=True)
+class _Reads:
+    """Everything :meth:`GradientWorkflowClustersOperator.execute` reads before deciding."""
+
+    job_id: int | None
+    job: dict[str, Any] | None
+    project_id: str
+    project: dict[str, Any]
+    template: dict[str, Any]
+    latest: dict[str, Any] | None
+    destination: str | None
+
+
+def _given(value: Any) -> str | None:
+    """A templated optional argument as a string, or ``None`` when it rendered empty."""
+    text = "" if value is None else str(value).strip()
+    return None if text in ("", "None") else text
 
 
 def _flag(value: Any, name: str, task_id: str) -> bool:
