@@ -159,3 +159,23 @@ def _task_logs(home: AirflowHome) -> str:
     return "\n".join(
         p.read_text(errors="replace") for p in (home.home / "logs").rglob("*.log") if p.is_file()
     )
+
+
+def test_the_compat_cell_writes_the_webhook_id_where_the_template_expects_it() -> None:
+    """On provider 7.9 the compat check replaces the template's placeholder with a real id."""
+    import ast
+
+    from tests.templates.harness import EXAMPLE_DAGS, ROOT
+
+    template = (EXAMPLE_DAGS / "gradient_workflow_group.py").read_text()
+    check = ast.parse((ROOT / "compat" / "cell_check.py").read_text())
+    constants = {
+        node.targets[0].id: node.value.value
+        for node in check.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
+    placeholder = constants["WORKFLOW_WEBHOOK_PLACEHOLDER"]
+    assert f'GRADIENT_WEBHOOK_ID = "{placeholder}"' in template
+    assert constants["WORKFLOW_JOB"] == JOB_NAME
