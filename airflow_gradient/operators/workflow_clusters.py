@@ -19,7 +19,7 @@ before the launch and returns the list the group builds the job from::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -42,8 +42,6 @@ __all__ = ["EXTRA_JOB_PARAMS_KEY", "RESULT_KEY", "GradientWorkflowClustersOperat
 EXTRA_JOB_PARAMS_KEY = "extra_job_params"
 #: XCom key of the :class:`~airflow_gradient.core.workflow.WorkflowClustersResult`.
 RESULT_KEY = "gradient_result"
-WORKFLOW_LAUNCH = "_CreateDatabricksWorkflowOperator"
-NOTEBOOK = "DatabricksNotebookOperator"
 
 
 class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookProperty, BaseOperator):
@@ -203,13 +201,9 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
     def _group(self, context: Context) -> tuple[str, list[GroupTask]]:
         """The job name and the tasks of the group whose launch consumes this task's output."""
         from airflow_gradient.core.workflow import workflow_job_name
-        from airflow_gradient.policies import is_instance_of
+        from airflow_gradient.workflow_group import consuming_launches, group_tasks
 
-        launches = [
-            t
-            for t in self.get_direct_relatives(upstream=False)
-            if is_instance_of(t, WORKFLOW_LAUNCH) and _consumes(t, self.task_id)
-        ]
+        launches = consuming_launches(self)
         if self.job_name:
             name = str(self.job_name)
         elif len(launches) == 1 and launches[0].task_group is not None:
@@ -221,8 +215,7 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
                 "exactly one): pass the group "
                 "job_clusters=<this task>.output, or give job_name='<dag_id>.<group_id>'."
             )
-        members = getattr(launches[0], "tasks_to_convert", {}) if len(launches) == 1 else {}
-        return name, [_group_task(t) for t in members.values()]
+        return name, group_tasks(launches[0]) if len(launches) == 1 else []
 
     def _read_everything(self, job_name: str) -> _Reads:
         """The job (by name), the project, its template, its newest SUCCESS recommendation and
@@ -404,41 +397,3 @@ def _flag(value: Any, name: str, task_id: str) -> bool:
     if text in ("false", "0", "no", "", "none"):
         return False
     raise InvalidArgumentsError(f"{task_id}: {name} rendered to {value!r}, not true or false.")
-
-
-def _references(value: Any) -> Iterable[str]:
-    """Task ids of every ``XComArg`` inside ``value`` (nested lists and dicts too)."""
-    if isinstance(value, XComArg):
-        for operator, _key in value.iter_references():
-            yield str(operator.task_id)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _references(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _references(item)
-
-
-def _consumes(launch: Any, task_id: str) -> bool:
-    return task_id in set(_references(getattr(launch, "job_clusters", None)))
-
-
-def _group_task(task: Any) -> GroupTask:
-    """What a member task of the group runs on, read from its (unrendered) arguments."""
-    from airflow_gradient.core.workflow import GroupTask
-    from airflow_gradient.policies import is_instance_of
-
-    config = getattr(task, "task_config", None) or {}
-    key = getattr(task, "databricks_task_key", None) or task.task_id
-    job_cluster_key = getattr(task, "job_cluster_key", None) or config.get("job_cluster_key")
-    existing = getattr(task, "existing_cluster_id", None) or config.get("existing_cluster_id")
-    new_cluster = getattr(task, "new_cluster", None) or config.get("new_cluster")
-    if job_cluster_key or existing:  # what reaches the job; a new_cluster= beside it is dropped
-        new_cluster = None
-    return GroupTask(
-        task_key=str(key),
-        job_cluster_key=job_cluster_key,
-        existing_cluster_id=existing,
-        new_cluster=new_cluster if isinstance(new_cluster, Mapping) else None,
-        dropped=is_instance_of(task, NOTEBOOK) and bool(getattr(task, "new_cluster", None)),
-    )
