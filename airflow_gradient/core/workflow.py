@@ -32,8 +32,12 @@ from airflow_gradient.core.errors import (
     ProjectLinkError,
     UnsupportedClusterError,
 )
-from airflow_gradient.core.guardrails import GuardRails, check_guard_rails
-from airflow_gradient.core.recommendation import Recommendation, parse_recommendation
+from airflow_gradient.core.guardrails import LEARNING_PHASE, GuardRails, check_guard_rails
+from airflow_gradient.core.recommendation import (
+    Recommendation,
+    parse_recommendation,
+    state_name,
+)
 from airflow_gradient.core.redaction import Redactor, redact_changes, secret_values
 
 __all__ = [
@@ -189,6 +193,11 @@ def _unusable_reason(
     return rec, None
 
 
+def _held_back_while_learning(rec: Recommendation, rails: GuardRails) -> bool:
+    phase = (rec.phase or "").strip()
+    return not rails.apply_during_learning and state_name(phase) == LEARNING_PHASE
+
+
 def project_link_update(
     project: Mapping[str, Any], *, project_id: str, job_id: int, job_name: str, cluster_path: str
 ) -> dict[str, Any]:
@@ -276,13 +285,20 @@ def plan_workflow_clusters(
 
     templated = merge_recommendation(location.spec, template)
     rec, reason = _unusable_reason(project_id, latest, job, job_name)
+    rails = rails or GuardRails()
+    if rec is not None and _held_back_while_learning(rec, rails):
+        # Refusing the launch would stop the runs Gradient learns from: run, unchanged.
+        reason = (
+            f"Recommendation {rec.id} of project {project_id} is from the {LEARNING_PHASE} "
+            "phase and the guard rail apply_during_learning is off: the job runs on the "
+            "baseline + Gradient's cluster template, so Gradient keeps learning."
+        )
+        rec = None
     final, would_change, warnings = templated, [], []
     if rec is not None:
         merged = merge_recommendation(templated, rec.configuration, recommendation_id=rec.id)
         warnings = validate_cluster_spec(merged, where=where, existing=location.spec)
-        check_guard_rails(
-            location.spec, merged, phase=rec.phase, rails=rails or GuardRails(), where=where
-        )
+        check_guard_rails(location.spec, merged, phase=rec.phase, rails=rails, where=where)
         if dry_run:
             would_change = diff_cluster(templated, merged)
             reason = (

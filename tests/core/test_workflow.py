@@ -144,6 +144,15 @@ def test_guard_rails_are_checked_against_the_baseline() -> None:
         )
 
 
+def test_a_learning_recommendation_held_back_by_the_rail_still_lets_the_job_run() -> None:
+    learning = success()
+    learning["context"]["phase"] = "learning"
+    result = plan(latest=learning, rails=GuardRails(apply_during_learning=False))
+    assert result.job_clusters[0]["new_cluster"] == merge_recommendation(MAIN, TEMPLATE)
+    assert result.recommendation is None and "apply_during_learning" in result.reason
+    assert plan(latest=learning).recommendation is not None  # the rail is off by default
+
+
 def test_other_job_clusters_are_kept_and_the_locate_rule_chooses() -> None:
     baseline = [*BASELINE, {"job_cluster_key": "small", "new_cluster": OTHER}]
     with pytest.raises(AmbiguousClusterError, match="cluster_key"):
