@@ -40,10 +40,7 @@ _MIGRATION = (
     "example_dags/gradient_submit_run_migration.py"
 )
 
-_WORKFLOW_TEMPLATE = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/"
-    "example_dags/gradient_workflow_group.py"
-)
+_WORKFLOW_TEMPLATE = "the DAG template example_dags/gradient_workflow_group.py of airflow-gradient"
 
 _ONE_TIME_RUN_HELP = (
     "Task {task} is a {op} downstream of {apply}{where}: it launches a one-time run "
