@@ -37,7 +37,8 @@ class PermanentError(AirflowFailException):
     :class:`InvalidGuardRailsError`, :class:`UnsupportedPathError`,
     :class:`AutoApplyConflictError`, :class:`InvalidArgumentsError`,
     :class:`RecommendationRevertedError`, :class:`RollbackRefusedError`,
-    :class:`WebhookLimitError`, :class:`TerraformInputError`,
+    :class:`WebhookLimitError`, :class:`TerraformInputError`, :class:`BundleInputError`,
+    :class:`BundleWriteBackRefusedError`, :class:`BundleOwnedJobError`,
     :class:`AwaitedRecommendationFailedError`.
 
     Transient (retried): :class:`GradientApiError` (429, 5xx, a refused call),
@@ -179,6 +180,18 @@ class DestinationExistsError(NotificationDestinationError):
 
 class WebhookLimitError(core.WebhookLimitError, DatabricksJobError, PermanentError):
     """The job's ``on_start`` already holds the most destinations Databricks allows."""
+
+
+class BundleInputError(core.BundleInputError, GradientError, PermanentError):
+    """A bundle file, target, job or cluster is not what the ``bundle`` command needs."""
+
+
+class BundleWriteBackRefusedError(core.BundleWriteBackRefusedError, GradientError, PermanentError):
+    """A recommendation cannot be written into the bundle as asked (see ``reasons``)."""
+
+
+class BundleOwnedJobError(core.BundleOwnedJobError, GradientError, PermanentError):
+    """The job is bundle-owned and ``on_bundle="fail"``, or Databricks manages it (read-only)."""
 
 
 class TerraformInputError(core.TerraformInputError, GradientError, PermanentError):

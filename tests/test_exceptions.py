@@ -43,6 +43,9 @@ PERMANENT = {
     "RollbackRefusedError",
     "WebhookLimitError",
     "TerraformInputError",
+    "BundleInputError",
+    "BundleWriteBackRefusedError",
+    "BundleOwnedJobError",
 }
 
 

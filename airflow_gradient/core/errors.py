@@ -12,6 +12,9 @@ from typing import Any
 __all__ = [
     "AmbiguousClusterError",
     "AutoApplyConflictError",
+    "BundleInputError",
+    "BundleOwnedJobError",
+    "BundleWriteBackRefusedError",
     "ClusterNotFoundError",
     "CoreError",
     "DatabricksJobError",
@@ -110,3 +113,30 @@ class TerraformInputError(CoreError, ValueError):
     The message is one line and names no file: the caller prefixes the file name. Also a
     ``ValueError``, as it was before the core had its own hierarchy.
     """
+
+
+class BundleInputError(CoreError, ValueError):
+    """A bundle directory, one of its YAML files, a target, a job or a cluster is not what the
+    ``bundle`` command needs. ``path`` names the file (relative to the bundle root, or ``""``)."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.problem = message
+
+
+class BundleWriteBackRefusedError(CoreError):
+    """A recommendation cannot be written into a bundle as asked. ``reasons`` lists each one;
+    ``targets`` names the other targets an edit of the defining file would change."""
+
+    def __init__(
+        self, message: str, *, reasons: list[str], targets: list[str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons)
+        self.targets = list(targets or [])
+
+
+class BundleOwnedJobError(CoreError):
+    """The job is owned by an Asset Bundle (``on_bundle="fail"``) or managed by Databricks
+    (``deployment.kind == "SYSTEM_MANAGED"``, read-only): nothing was written."""
