@@ -21,6 +21,9 @@ from tests.bundle_fixtures import (
 )
 
 
+STATE_PATH = "/Workspace/Users/ci/.bundle/reporting/prod/state/metadata.json"
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = main(["bundle", *argv])
     out, err = capsys.readouterr()
@@ -31,7 +34,7 @@ def _project(sb: Sandbox, project_id: str, name: str, job_id: int | None = None)
     """Make sure the project exists; add recommendation fixture ``name`` as its newest."""
     if not any(p["id"] == project_id for p in sb.gradient.projects):
         sb.gradient.create_project(job_id=job_id, project_id=project_id)
-    rec_id, configuration = recommendation(name, project_id)
+    _, configuration = recommendation(name, project_id)
     configuration["custom_tags"].pop("sync:recommendation-id")
     return sb.gradient.add_recommendation(project_id, configuration)
 
@@ -153,7 +156,7 @@ def test_from_job_writes_the_recommendation_in_force(
             "name": "reporting",
             "deployment": {
                 "kind": "BUNDLE",
-                "metadata_file_path": "/Workspace/Users/ci/.bundle/reporting/prod/state/metadata.json",
+                "metadata_file_path": STATE_PATH,
             },
             "edit_mode": "UI_LOCKED",
             "tasks": [
