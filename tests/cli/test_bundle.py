@@ -20,7 +20,6 @@ from tests.bundle_fixtures import (
     snapshot,
 )
 
-
 STATE_PATH = "/Workspace/Users/ci/.bundle/reporting/prod/state/metadata.json"
 
 
