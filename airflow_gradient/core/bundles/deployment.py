@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
+from airflow_gradient.core.apply_options import ON_BUNDLE
 from airflow_gradient.core.errors import BundleOwnedJobError
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "bundle_ownership",
 ]
 
-ON_BUNDLE = ("warn", "fail", "apply")
 BUNDLES_GUIDE = "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/bundles.md"
 
 # The CLI's default state path: <root>/.bundle/<bundle name>/<target>/state/metadata.json
