@@ -97,7 +97,7 @@ def test_system_managed_jobs_are_refused(
 ) -> None:
     job_id, project_id = bundle_target({"kind": "SYSTEM_MANAGED"})
     before = settings_of(sb, job_id)
-    with pytest.raises(BundleOwnedJobError, match="SYSTEM_MANAGED.*read-only"):
+    with pytest.raises(BundleOwnedJobError, match=r"SYSTEM_MANAGED.*read-only"):
         run_apply(project_id=project_id, job_id=job_id, on_bundle=on_bundle)
     assert writes(sb) == []
     assert settings_of(sb, job_id) == before
@@ -152,7 +152,7 @@ def test_rollback_of_a_bundle_job_warns_and_fail_refuses_before_writing(
 def test_the_sandbox_validates_deployment_like_jobs_settings(sb: Sandbox) -> None:
     settings = job_settings("shared_job_cluster")
     settings["deployment"] = {"kind": "GIT_SOURCE"}
-    with pytest.raises(Exception, match="deployment.kind: 'GIT_SOURCE' is not one of BUNDLE"):
+    with pytest.raises(Exception, match=r"deployment\.kind: 'GIT_SOURCE' is not one of BUNDLE"):
         sb.databricks.create_job(settings)
     settings["deployment"], settings["edit_mode"] = BUNDLE, "LOCKED"
     with pytest.raises(Exception, match="edit_mode: 'LOCKED' is not one of EDITABLE, UI_LOCKED"):
