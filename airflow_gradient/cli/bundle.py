@@ -141,11 +141,11 @@ def _in_force(args: argparse.Namespace) -> tuple[str, str]:
 
     job = GradientDatabricksHook(databricks_conn_id=args.databricks_conn_id).get_job(args.from_job)
     settings = job["settings"]
-    location = locate_cluster(settings, job_id=args.from_job, cluster_key=args.cluster_key)
-    if not args.cluster_key:
-        tagged = _tagged_locations(settings, args.from_job)
-        if len(tagged) == 1:
-            location = tagged[0]
+    tagged = [] if args.cluster_key else _tagged_locations(settings, args.from_job)
+    if len(tagged) == 1:
+        location = tagged[0]
+    else:  # the key given, or THE rule's answer (the only cluster, or why it cannot choose)
+        location = locate_cluster(settings, job_id=args.from_job, cluster_key=args.cluster_key)
     tags = location.spec.get("custom_tags") or {}
     project_id, rec_id = tags.get(PROJECT_ID_TAG), applied_recommendation_id(location.spec)
     if not project_id or not rec_id:

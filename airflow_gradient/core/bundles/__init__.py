@@ -21,7 +21,8 @@ Decisions where the issue was silent:
   ``${var...}`` reference they had is carried as its value).
 * **Modules**: :mod:`.documents` (files, YAML), :mod:`.model` (the merge model),
   :mod:`.overrides` (the tool-owned file), :mod:`.editing` (round-trip edits),
-  :mod:`.write_back` (the planner), :mod:`.config_check`, :mod:`.deployment`.
+  :mod:`.drafts` (edits on a working copy, and the proof), :mod:`.write_back` (the planner),
+  :mod:`.config_check`, :mod:`.deployment`.
 """
 
 from __future__ import annotations

@@ -31,16 +31,21 @@ from typing import Any
 from airflow_gradient.core.bundles.documents import (
     GENERATED_FILE,
     Bundle,
-    BundleFile,
-    parse_yaml,
     plain,
+)
+from airflow_gradient.core.bundles.drafts import (
+    Draft,
+    changed_elsewhere,
+    cluster_of,
+    read_overrides,
+    snapshot,
+    working_copy,
 )
 from airflow_gradient.core.bundles.editing import add_include, delete_at, render_edited, replace_at
 from airflow_gradient.core.bundles.model import (
     Layer,
     cluster_layers,
     effective_job,
-    job_keys,
     target_names,
     variable_source,
     whole_reference,
@@ -55,7 +60,6 @@ from airflow_gradient.core.cluster.diff import changed_fields
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.core.cluster.paths import format_path
-from airflow_gradient.core.cluster.update import cluster_spec_at
 from airflow_gradient.core.errors import BundleInputError, BundleWriteBackRefusedError
 from airflow_gradient.core.json_values import json_equal
 
@@ -114,83 +118,6 @@ def locate_bundle_cluster(
     )
 
 
-def _working_copy(bundle: Bundle) -> Bundle:
-    files = [BundleFile(f.path, f.text, parse_yaml(f.text, path=f.path)) for f in bundle.files]
-    return Bundle(bundle.root, files, list(bundle.ignored_includes), list(bundle.include_globs))
-
-
-def _with_overrides(bundle: Bundle, data: Mapping[str, Any]) -> Bundle:
-    """``bundle`` with the override file holding ``data`` (and included, last if it was not)."""
-    text = render_overrides(data)
-    generated = BundleFile(GENERATED_FILE, text, parse_yaml(text, path=GENERATED_FILE))
-    files = [f if f.path != GENERATED_FILE else generated for f in bundle.files]
-    if bundle.file(GENERATED_FILE) is None:
-        files.append(generated)
-    return Bundle(bundle.root, files, bundle.ignored_includes, bundle.include_globs)
-
-
-def _snapshot(bundle: Bundle) -> dict[tuple[str, str], Any]:
-    """The effective job of every job of every target (an error's text where it fails)."""
-    jobs: dict[tuple[str, str], Any] = {}
-    for target in target_names(bundle):
-        for key in job_keys(bundle):
-            try:
-                jobs[target, key] = effective_job(bundle, target, key)
-            except BundleInputError as exc:
-                jobs[target, key] = f"error: {exc}"
-    return jobs
-
-
-def _cluster(job: Any, path: str) -> dict[str, Any]:
-    return (cluster_spec_at(job, path) or {}) if isinstance(job, Mapping) else {}
-
-
-def _without_cluster(job: Any, location: ClusterLocation) -> Any:
-    if not isinstance(job, Mapping):
-        return job
-    job = copy.deepcopy(dict(job))
-    field_name, name = (
-        ("job_clusters", "job_cluster_key")
-        if location.kind == "job_cluster"
-        else ("tasks", "task_key")
-    )
-    for entry in job.get(field_name) or []:
-        if isinstance(entry, dict) and entry.get(name) == location.key:
-            entry.pop("new_cluster", None)
-    return job
-
-
-def _read_overrides(bundle: Bundle) -> dict[str, Any]:
-    """The override file's data: from the bundle, else from disk when it exists unincluded."""
-    generated = bundle.file(GENERATED_FILE)
-    if generated is not None:
-        return generated.data
-    path = Path(bundle.root) / GENERATED_FILE
-    if not path.is_file():
-        return {}
-    data = plain(parse_yaml(path.read_text(encoding="utf-8"), path=GENERATED_FILE))
-    return data if isinstance(data, dict) else {}
-
-
-@dataclass
-class _Draft:
-    """The edits being planned, on a working copy of the bundle."""
-
-    work: Bundle
-    overrides: dict[str, Any]
-    edited: list[str] = field(default_factory=list)
-    carried: list[str] = field(default_factory=list)
-
-    def bundle(self) -> Bundle:
-        return _with_overrides(self.work, self.overrides)
-
-    def mark_edited(self, path: str) -> None:
-        """Record an edit of ``path``'s document (its plain data is read again)."""
-        self.work.files = [f.edited() if f.path == path else f for f in self.work.files]
-        if path not in self.edited:
-            self.edited.append(path)
-
-
 def _refuse(summary: str, reasons: list[str], targets: list[str] | None = None) -> None:
     text = summary + " " + " ".join(reasons)
     raise BundleWriteBackRefusedError(text, reasons=reasons, targets=targets)
@@ -207,7 +134,7 @@ def _holders(layers: list[Layer], keys: tuple[str, ...]) -> list[Layer]:
     return found
 
 
-def _delete_keys(draft: _Draft, layers: list[Layer], keys_list: list[tuple[str, ...]]) -> bool:
+def _delete_keys(draft: Draft, layers: list[Layer], keys_list: list[tuple[str, ...]]) -> bool:
     """Delete each field from the user's layers that hold it; True when a definition changed."""
     definition_changed = False
     for keys in keys_list:
@@ -221,20 +148,20 @@ def _delete_keys(draft: _Draft, layers: list[Layer], keys_list: list[tuple[str, 
 
 
 def _carry(
-    draft: _Draft,
+    draft: Draft,
     before: dict[tuple[str, str], Any],
     location: ClusterLocation,
     target: str,
     job_key: str,
 ) -> list[str]:
     """Give every other target the values it lost; return the targets that cannot keep them."""
-    after = _snapshot(draft.bundle())
+    after = snapshot(draft.bundle())
     stuck: list[str] = []
     for other in target_names(draft.work):
         if other == target or json_equal(before.get((other, job_key)), after.get((other, job_key))):
             continue
-        old = _cluster(before[other, job_key], location.path)
-        new = _cluster(after[other, job_key], location.path)
+        old = cluster_of(before[other, job_key], location.path)
+        new = cluster_of(after[other, job_key], location.path)
         entry = cluster_entry(draft.overrides, other, job_key, location.kind, location.key) or {}
         for keys, was, _ in changed_fields(old, new):
             if was is None:
@@ -244,23 +171,6 @@ def _carry(
         set_cluster_entry(draft.overrides, other, job_key, location.kind, location.key, entry)
         draft.carried.append(other)
     return stuck
-
-
-def _changed_elsewhere(
-    before: dict[tuple[str, str], Any],
-    after: dict[tuple[str, str], Any],
-    location: ClusterLocation,
-    target: str,
-    job_key: str,
-) -> list[str]:
-    changed = []
-    for (other, key), job in after.items():
-        old, now = before.get((other, key)), job
-        if (other, key) == (target, job_key):
-            old, now = _without_cluster(old, location), _without_cluster(job, location)
-        if not json_equal(old, now):
-            changed.append(f"target {other} (job {key})" if key != job_key else f"target {other}")
-    return changed
 
 
 def plan_write_back(
@@ -295,8 +205,8 @@ def plan_write_back(
     )
     if json_equal(location.spec, desired):  # the bundle already carries it: nothing to write
         return WriteBackPlan(target, job_key, location, desired, {}, {})
-    before = _snapshot(bundle)
-    draft = _Draft(_working_copy(bundle), copy.deepcopy(_read_overrides(bundle)))
+    before = snapshot(bundle)
+    draft = Draft(working_copy(bundle), copy.deepcopy(read_overrides(bundle)))
     layers = [
         layer
         for layer in cluster_layers(draft.work, target, job_key, location.kind, location.key)
@@ -319,7 +229,7 @@ def plan_write_back(
         set_cluster_entry(draft.overrides, target, job_key, location.kind, location.key, new_entry)
         blocked = _referenced(layers, new_entry)
         if not blocked:
-            candidate = _cluster(effective_job(draft.bundle(), target, job_key), location.path)
+            candidate = cluster_of(effective_job(draft.bundle(), target, job_key), location.path)
             blocked = [
                 keys
                 for keys, want, got in changed_fields(desired, candidate)
@@ -386,7 +296,7 @@ def _why(keys: tuple[str, ...], desired: Mapping[str, Any], layers: list[Layer])
 
 
 def _plan_variable(  # noqa: PLR0917
-    draft: _Draft,
+    draft: Draft,
     target: str,
     variable: str,
     configuration: Mapping[str, Any],
@@ -417,7 +327,7 @@ def _plan_variable(  # noqa: PLR0917
 
 def _finish(  # noqa: PLR0917
     bundle: Bundle,
-    draft: _Draft,
+    draft: Draft,
     before: dict[tuple[str, str], Any],
     location: ClusterLocation,
     desired: dict[str, Any],
@@ -426,15 +336,15 @@ def _finish(  # noqa: PLR0917
     what: str,
 ) -> WriteBackPlan:
     final = draft.bundle()
-    after = _snapshot(final)
-    got = _cluster(after.get((target, job_key)), location.path)
+    after = snapshot(final)
+    got = cluster_of(after.get((target, job_key)), location.path)
     if not json_equal(got, desired):
         differing = ", ".join(format_path(list(k)) for k, _, _ in changed_fields(desired, got))
         _refuse(
             f"The planned edits do not give the {what} the recommended values:",
             [f"these fields would still differ: {differing}."],
         )
-    changed = _changed_elsewhere(before, after, location, target, job_key)
+    changed = changed_elsewhere(before, after, location, target, job_key)
     if changed:
         _refuse(
             f"Writing the recommendation into the {what} would also change:",
