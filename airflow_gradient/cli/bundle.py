@@ -11,8 +11,7 @@ Subcommands (exit 0 = fine, 1 = the check found something or the write-back was 
 ``write-back`` reads the recommendation through the Airflow connections (``--gradient-conn-id``,
 ``--databricks-conn-id``; e.g. ``AIRFLOW_CONN_GRADIENT_DEFAULT``), like the operators.
 Bad input (no ``databricks.yml``, broken YAML, unknown target, job or cluster) prints one line
-``error: ...`` on stderr, exits 2 and touches no file. See
-https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/bundles.md.
+``error: ...`` on stderr, exits 2 and touches no file. See docs/bundles.md.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from airflow_gradient.core.bundles import Bundle
     from airflow_gradient.core.recommendation import Recommendation
 
-DOCS = "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/bundles.md"
+DOCS = "docs/bundles.md in the airflow-gradient repository"
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

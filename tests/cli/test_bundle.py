@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +224,26 @@ def test_no_usable_recommendation_exits_2(
     )
     assert status == 2
     assert f"Gradient project {project_id} has no SUCCESS recommendation" in err
+
+
+def test_check_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    root = copy_bundle("variables", tmp_path)
+    status, out, _ = run(capsys, "check-config", str(root), "--target", "prod", "--format", "json")
+    assert status == 1
+    (finding,) = json.loads(out)
+    assert {k: finding[k] for k in ("where", "kind", "is_problem")} == {
+        "where": "prod/features/job_clusters/features",
+        "kind": "variable-cluster",
+        "is_problem": True,
+    }
+    assert "write-back needs --edit-base" in finding["message"]
+
+
+def test_without_the_bundle_extra_the_error_names_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ruamel", None)
+    monkeypatch.setitem(sys.modules, "ruamel.yaml", None)
+    status, out, err = run(capsys, "check-config", str(copy_bundle("single", tmp_path)))
+    assert (status, out) == (2, "")
+    assert "pip install 'airflow-gradient[bundle]'" in err

@@ -34,7 +34,7 @@ __all__ = [
     "bundle_ownership",
 ]
 
-BUNDLES_GUIDE = "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/bundles.md"
+BUNDLES_GUIDE = "docs/bundles.md in the airflow-gradient repository"
 
 # The CLI's default state path: <root>/.bundle/<bundle name>/<target>/state/metadata.json
 _DEFAULT_STATE = re.compile(r"/\.bundle/(?P<bundle>[^/]+)/(?P<target>[^/]+)/state/metadata\.json\Z")
