@@ -4,6 +4,7 @@ every job of every target before and after them (what the planner proves its edi
 from __future__ import annotations
 
 import copy
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +42,43 @@ def working_copy(bundle: Bundle) -> Bundle:
 
 
 def with_overrides(bundle: Bundle, data: Mapping[str, Any]) -> Bundle:
-    """``bundle`` with the override file holding ``data`` (and included, last if it was not)."""
+    """``bundle`` with the override file holding ``data``, where the CLI would load it: at the
+    first ``include:`` glob that names it (even before it exists), else last (the line the
+    write-back adds)."""
     text = render_overrides(data)
     generated = BundleFile(GENERATED_FILE, text, parse_yaml(text, path=GENERATED_FILE))
-    files = [f if f.path != GENERATED_FILE else generated for f in bundle.files]
-    if bundle.file(GENERATED_FILE) is None:
-        files.append(generated)
+    files = [f for f in bundle.files if f.path != GENERATED_FILE]
+    at = len(files)
+    if bundle.file(GENERATED_FILE) is not None:
+        at = [f.path for f in bundle.files].index(GENERATED_FILE)
+    else:
+        for pattern in bundle.include_globs:
+            if _named(GENERATED_FILE, pattern):
+                at = _position(bundle, files, pattern)
+                break
+    files.insert(at, generated)
     return Bundle(bundle.root, files, bundle.ignored_includes, bundle.include_globs)
+
+
+def _named(path: str, pattern: str) -> bool:
+    """Whether an ``include:`` glob names ``path`` (``*`` stays within one directory, as in
+    Go's ``filepath.Match``)."""
+    return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)
+
+
+def _position(bundle: Bundle, files: list[BundleFile], pattern: str) -> int:
+    """Where a new file named by ``pattern`` goes: among that glob's matches, in sorted order,
+    after the files of the globs before it."""
+    patterns = bundle.include_globs
+    earlier = patterns[: patterns.index(pattern)]
+    at = 1  # after the root file
+    for file in files[1:]:
+        named_before = any(_named(file.path, p) for p in earlier)
+        same_glob_before = _named(file.path, pattern) and file.path < GENERATED_FILE
+        if not (named_before or same_glob_before):
+            break
+        at += 1
+    return at
 
 
 def snapshot(bundle: Bundle) -> dict[tuple[str, str], Any]:

@@ -40,7 +40,7 @@ def test_task_cluster_override_in_an_included_file(tmp_path: Path) -> None:
     ]
     prod = effective_job(bundle, "prod", "reporting")
     assert [t["task_key"] for t in prod["tasks"]] == ["extract", "aggregate"]
-    assert _cluster(prod, "aggregate")["num_workers"] == 4
+    assert _cluster(prod, "aggregate")["num_workers"] == 6
     assert _cluster(prod, "aggregate")["spark_conf"] == {"spark.sql.shuffle.partitions": "200"}
     assert _cluster(effective_job(bundle, "dev", "reporting"), "aggregate")["num_workers"] == 2
 

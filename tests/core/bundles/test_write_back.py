@@ -289,3 +289,26 @@ def test_bad_input_is_an_error_and_touches_nothing(  # noqa: PLR0917 (parametriz
             cluster_key=cluster_key,
         )
     assert snapshot(root) == before
+
+
+def test_a_user_override_loaded_after_the_override_file_is_refused_by_the_proof(
+    tmp_path: Path,
+) -> None:
+    root = copy_bundle("includes", tmp_path)
+    text = (root / "databricks.yml").read_text()
+    (root / "databricks.yml").write_text(
+        text.replace("  - resources/*.yml\n", f"  - {GENERATED_FILE}\n  - resources/*.yml\n")
+    )
+    before = snapshot(root)
+    rec_id, configuration = recommendation("aws_fixed_success", INCLUDES_PROJECT)
+    with pytest.raises(BundleWriteBackRefusedError) as refused:
+        plan_write_back(
+            load_bundle(root),
+            target="prod",
+            job_key="reporting",
+            configuration=configuration,
+            recommendation_id=rec_id,
+            project_id=INCLUDES_PROJECT,
+        )
+    assert "these fields would still differ: num_workers." in str(refused.value)
+    assert snapshot(root) == before
