@@ -9,6 +9,7 @@ like Go's ``filepath.Glob``), matches sorted per entry, a file read once.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import io
 import re
@@ -25,6 +26,7 @@ __all__ = [
     "Bundle",
     "BundleFile",
     "dump_yaml",
+    "glob_names",
     "load_bundle",
     "parse_yaml",
     "plain",
@@ -167,8 +169,14 @@ class Bundle:
         return next((f for f in self.files if f.path == path), None)
 
     def includes(self, path: str) -> bool:
-        """Whether the root's ``include:`` globs name ``path``."""
-        return any(path in _matches(self.root, pattern) for pattern in self.include_globs)
+        """Whether the root's ``include:`` globs name ``path`` (also before it exists)."""
+        return any(glob_names(pattern, path) for pattern in self.include_globs)
+
+
+def glob_names(pattern: str, path: str) -> bool:
+    """Whether an ``include:`` glob names ``path`` (``*`` stays within one directory, as in
+    Go's ``filepath.Match``)."""
+    return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)
 
 
 def _matches(root: Path, pattern: str) -> list[str]:

@@ -4,7 +4,6 @@ every job of every target before and after them (what the planner proves its edi
 from __future__ import annotations
 
 import copy
-import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from airflow_gradient.core.bundles.documents import (
     GENERATED_FILE,
     Bundle,
     BundleFile,
+    glob_names,
     parse_yaml,
     plain,
 )
@@ -53,17 +53,11 @@ def with_overrides(bundle: Bundle, data: Mapping[str, Any]) -> Bundle:
         at = [f.path for f in bundle.files].index(GENERATED_FILE)
     else:
         for pattern in bundle.include_globs:
-            if _named(GENERATED_FILE, pattern):
+            if glob_names(pattern, GENERATED_FILE):
                 at = _position(bundle, files, pattern)
                 break
     files.insert(at, generated)
     return Bundle(bundle.root, files, bundle.ignored_includes, bundle.include_globs)
-
-
-def _named(path: str, pattern: str) -> bool:
-    """Whether an ``include:`` glob names ``path`` (``*`` stays within one directory, as in
-    Go's ``filepath.Match``)."""
-    return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)
 
 
 def _position(bundle: Bundle, files: list[BundleFile], pattern: str) -> int:
@@ -73,8 +67,8 @@ def _position(bundle: Bundle, files: list[BundleFile], pattern: str) -> int:
     earlier = patterns[: patterns.index(pattern)]
     at = 1  # after the root file
     for file in files[1:]:
-        named_before = any(_named(file.path, p) for p in earlier)
-        same_glob_before = _named(file.path, pattern) and file.path < GENERATED_FILE
+        named_before = any(glob_names(p, file.path) for p in earlier)
+        same_glob_before = glob_names(pattern, file.path) and file.path < GENERATED_FILE
         if not (named_before or same_glob_before):
             break
         at += 1

@@ -312,3 +312,14 @@ def test_a_user_override_loaded_after_the_override_file_is_refused_by_the_proof(
         )
     assert "these fields would still differ: num_workers." in str(refused.value)
     assert snapshot(root) == before
+
+
+def test_an_include_glob_that_already_names_the_file_gets_no_second_line(tmp_path: Path) -> None:
+    root = copy_bundle("includes", tmp_path)
+    text = (root / "databricks.yml").read_text()
+    (root / "databricks.yml").write_text(
+        text.replace("  - targets/*.yml\n", "  - targets/*.yml\n  - '*.generated.yml'\n")
+    )
+    rec = recommendation("aws_fixed_success", INCLUDES_PROJECT)
+    plan, _ = _write_back(root, "prod", "reporting", rec, project_id=INCLUDES_PROJECT)
+    assert list(plan.texts) == [GENERATED_FILE]
