@@ -37,8 +37,8 @@ def _check_airflow_version(installed: str | None) -> None:
         raise RuntimeError(
             f"The package airflow-gradient {__version__} needs Apache Airflow "
             f"{MIN_AIRFLOW_VERSION}+; Airflow {installed} is installed. Upgrade Airflow, "
-            "or see the compatibility table at "
-            "https://github.com/synccomputingcode/airflow-gradient#compatibility"
+            "or see the compatibility table in the airflow-gradient documentation "
+            "(README.md, section Compatibility)."
         )
 
 

@@ -35,8 +35,7 @@ _SUPPORTED = (
 )
 
 _MIGRATION = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/"
-    "example_dags/gradient_submit_run_migration.py"
+    "the DAG template example_dags/gradient_submit_run_migration.py of airflow-gradient"
 )
 
 _ONE_TIME_RUN_HELP = (
