@@ -81,7 +81,7 @@ $(DOCS_STAMP): $(STAMP)
 # error (a broken internal reference is one), then the offline check of every relative link and
 # image in README.md, CONTRIBUTING.md and docs/ (scripts/check_links.py; nothing goes online).
 docs: $(DOCS_STAMP)
-	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
 	$(BIN)/python scripts/check_links.py
 
 demo: $(STAMP)

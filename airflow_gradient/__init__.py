@@ -13,7 +13,7 @@ from importlib import metadata
 
 from packaging.version import Version
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 #: The oldest Airflow release this package is tested with (``make test-compat``).
 MIN_AIRFLOW_VERSION = "2.11.2"

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_links", ROOT / "scripts" / "check_links.py")
+    path = ROOT / "scripts" / "check_links.py"
+    spec = importlib.util.spec_from_file_location("check_links", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look the module up while the class is built
@@ -36,7 +37,7 @@ def test_every_relative_link_of_the_docs_resolves() -> None:
 
 def test_the_docs_link_to_each_other_and_to_images() -> None:
     """The check has something to check: README and docs hold relative links and images."""
-    found = {path.name: [t for _, t in check_links.links(path)] for path in check_links.default_files()}
+    found = {p.name: [t for _, t in check_links.links(p)] for p in check_links.default_files()}
     assert any(t.startswith("docs/") for t in found["README.md"])
     assert any(t.endswith(".png") for t in found["README.md"])
     assert any("#" in t for targets in found.values() for t in targets)

@@ -145,24 +145,23 @@ def test_the_extra_links_section_names_the_operators_links(cls: type[Any], page:
     assert not extra, f"{page}: documented links the operator does not show: {extra}"
 
 
+def _in_code(cls: type[Any], page: str, kind: str, name: str) -> bool:
+    """Whether the code has caught up with an AHEAD_OF_CODE entry."""
+    params = parameters(cls)
+    if kind == "param":
+        return name in params
+    if kind == "default":
+        return name in params and parameter_rows(page)[name][1] == shown_default(
+            params[name].default
+        )
+    if kind == "templated":
+        return name in cls.template_fields
+    return name in {link.name for link in getattr(cls, "operator_extra_links", ())}
+
+
 def test_what_is_documented_ahead_of_the_code_is_still_ahead() -> None:
     """Once the code has an entry of AHEAD_OF_CODE, delete the entry: the tests above then
     hold the page to the code."""
     by_page = {page: cls for cls, page in PAGES.items()}
-    caught_up = []
-    for page, kind, name in sorted(AHEAD_OF_CODE):
-        cls = by_page[page]
-        params = parameters(cls)
-        if kind == "param" and name in params:
-            caught_up.append((page, kind, name))
-        elif kind == "default" and name in params:
-            row = parameter_rows(page)[name]
-            if row[1] == shown_default(params[name].default):
-                caught_up.append((page, kind, name))
-        elif kind == "templated" and name in cls.template_fields:
-            caught_up.append((page, kind, name))
-        elif kind == "link" and name in {
-            link.name for link in getattr(cls, "operator_extra_links", ())
-        }:
-            caught_up.append((page, kind, name))
+    caught_up = [entry for entry in sorted(AHEAD_OF_CODE) if _in_code(by_page[entry[0]], *entry)]
     assert not caught_up, f"the code has these now: delete them from AHEAD_OF_CODE: {caught_up}"
