@@ -304,7 +304,7 @@ def test_auto_apply_conflict_is_refused_unless_allowed(
         ("GET", "/api/2.2/jobs/get"),
     } <= reads
     page = Path(__file__).resolve().parents[2] / "docs" / "operators" / "apply.md"
-    readme = page.read_text(encoding="utf-8")
+    readme = " ".join(page.read_text(encoding="utf-8").split())
     assert "after these three reads, before any write, it refuses a project whose" in readme
     assert "before any API call, a downstream task" in readme
 
