@@ -13,9 +13,7 @@ __all__ = ["IF_NO_RECOMMENDATION", "ON_REVERT", "TERRAFORM_GUIDE", "ApplyOptions
 
 IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")
-TERRAFORM_GUIDE = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
-)
+TERRAFORM_GUIDE = "docs/terraform.md in the airflow-gradient documentation"
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class GradientApplyRecommendationOperator(
     fails) the job is read back, and the read-back decides what is reported. The XCom says
     how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
-    See https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/reliability.md.
+    See docs/reliability.md in the airflow-gradient documentation.
     """
 
     template_fields: Sequence[str] = (
