@@ -416,18 +416,6 @@ def log_retry(
 # --- reply envelopes ------------------------------------------------------------------------------
 
 
-class Response(Protocol):
-    """What is read of a reply: an ``httpx.Response`` or an async :class:`Reply`."""
-
-    @property
-    def status_code(self) -> int: ...
-    @property
-    def headers(self) -> Mapping[str, str]: ...
-    @property
-    def content(self) -> bytes: ...
-    def json(self) -> Any: ...
-
-
 class RetryableFailure(Exception):
     """A failure worth another attempt (429, 5xx, no reply); carries the error to raise once the
     attempts run out, a short secret-free ``reason`` for the retry log, and the seconds of
@@ -449,7 +437,7 @@ def transport_failure(method: str, path: str, err: Exception) -> RetryableFailur
     return RetryableFailure(error, type(err).__name__)
 
 
-def reply_result(method: str, path: str, response: Response, *, conn_id: str) -> Any:
+def reply_result(method: str, path: str, response: httpx.Response | Reply, *, conn_id: str) -> Any:
     """The ``result`` of a reply, or its error (:class:`RetryableFailure` when retryable)."""
     status = response.status_code
     try:
@@ -507,7 +495,7 @@ def reply_result(method: str, path: str, response: Response, *, conn_id: str) ->
     raise api_error
 
 
-def _describe_body(response: Response, body: Any) -> str:
+def _describe_body(response: httpx.Response | Reply, body: Any) -> str:
     if body is None:
         kind = response.headers.get("content-type", "no content type").split(";")[0]
         return f"a non-JSON body ({kind}, {len(response.content)} bytes)"
