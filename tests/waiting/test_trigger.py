@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from airflow_gradient.core.waiting import Reference
-from airflow_gradient.hooks._clients import ASYNC_CLIENTS
 from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
+from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 from airflow_gradient.sandbox import Sandbox
 from airflow_gradient.triggers import recommendation as recommendation_module
 from airflow_gradient.triggers.recommendation import Clock, GradientRecommendationTrigger
