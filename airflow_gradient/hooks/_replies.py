@@ -14,11 +14,16 @@ from airflow_gradient.exceptions import (
     GradientApiError,
     GradientAuthError,
     GradientError,
+    GradientRequestRefusedError,
     GradientTransportError,
     GradientUnexpectedResponseError,
 )
 from airflow_gradient.hooks._retry_after import parse_retry_after
 from airflow_gradient.hooks._token import TOKEN_PATH
+
+#: HTTP statuses of a request Gradient refuses as such (a wrong id or argument): sending it
+#: again gets the same answer, so the error is permanent.
+REFUSED_STATUSES = frozenset({400, 404, 405, 410, 413, 422})
 
 
 class Response(Protocol):
@@ -110,7 +115,8 @@ def reply_result(method: str, path: str, response: Response, *, conn_id: str) ->
             api_message=api_message,
             detail=detail,
         )
-    api_error = GradientApiError(
+    kind = GradientRequestRefusedError if status in REFUSED_STATUSES else GradientApiError
+    api_error = kind(
         f"Gradient API {method} {path} failed with HTTP {status} {code}: {api_message}",
         status=status,
         code=code,

@@ -13,10 +13,10 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
 from airflow_gradient.exceptions import (
     DatabricksJobError,
+    ErrorBoundary,
     GradientError,
     InvalidArgumentsError,
     UnsupportedPathError,
-    airflow_errors,
 )
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
@@ -71,7 +71,7 @@ def _network_step(cost: _Cost) -> Callable[[_Method], _Method]:
 
 
 class GradientApplyRecommendationOperator(
-    GradientHookProperty, DatabricksHookProperty, BaseOperator
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
 ):
     """Apply the project's newest SUCCESS recommendation to the Databricks job's cluster.
 
@@ -173,7 +173,6 @@ class GradientApplyRecommendationOperator(
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
-    @airflow_errors()
     def execute(self, context: Context) -> ApplyResult:
         from airflow_gradient.core.apply_plan import (
             check_project,
