@@ -237,3 +237,12 @@ def test_the_old_context_manager_still_maps() -> None:
         edge.airflow_errors(),
     ):
         raise core.InvalidGuardRailsError("bad")
+
+
+def test_a_bad_hook_argument_is_permanent_and_still_a_value_error() -> None:
+    from airflow_gradient.hooks.gradient import GradientHook
+
+    with pytest.raises(ValueError, match="retry_limit must be at least 1") as caught:
+        GradientHook(retry_limit=0)
+    assert isinstance(caught.value, edge.InvalidArgumentsError)
+    assert isinstance(edge.airflow_error(caught.value), AirflowFailException)

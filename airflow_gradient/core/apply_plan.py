@@ -147,7 +147,7 @@ def prepare(
     :param latest: the recommendation reply to apply (not ``None``).
     :param job: the whole ``jobs/get`` reply.
     :raises NoRecommendationError: the recommendation is not SUCCESS.
-    :raises CoreError: whatever the locate, merge, validation or guard rails refuse.
+    :raises GradientError: whatever the locate, merge, validation or guard rails refuse.
     """
     job_id = int(job["job_id"])
     rec = parse_recommendation(latest, project_id=options.project_id)

@@ -20,7 +20,6 @@ __all__ = [
     "AutoApplyConflictError",
     "AwaitedRecommendationFailedError",
     "ClusterNotFoundError",
-    "CoreError",
     "DatabricksJobError",
     "DatabricksRequestRefusedError",
     "DestinationConfigurationError",
@@ -59,7 +58,8 @@ class GradientError(Exception):
 
 
 CoreError = GradientError
-"""The name the core used for :class:`GradientError` (kept for imports of it)."""
+"""The name this module gave :class:`GradientError` before the one model (an alias, kept one
+release for code that imports it)."""
 
 
 class PermanentError(GradientError):
@@ -71,8 +71,9 @@ class PermanentError(GradientError):
 # --- arguments and configuration ---------------------------------------------------------------
 
 
-class InvalidArgumentsError(PermanentError):
-    """An operator argument, once rendered, cannot be used (no job to work on, two at once)."""
+class InvalidArgumentsError(PermanentError, ValueError):
+    """An operator or hook argument, once rendered, cannot be used (no job to work on, two at
+    once, a ``newer_than`` that is neither an id nor a time). Also a ``ValueError``."""
 
 
 class UnsupportedPathError(PermanentError):

@@ -16,6 +16,7 @@ from typing import Any
 from airflow_gradient.exceptions import (
     GradientError,
     GradientUnexpectedResponseError,
+    InvalidArgumentsError,
 )
 from airflow_gradient.hooks._credentials import (
     DEFAULT_API_URL,
@@ -118,7 +119,7 @@ class GradientHook(GradientTransport):
     ) -> None:
         super().__init__()
         if retry_limit < 1:
-            raise ValueError("retry_limit must be at least 1")
+            raise InvalidArgumentsError("retry_limit must be at least 1")
         self.gradient_conn_id = gradient_conn_id
         self.timeout = timeout
         self.retry_limit = retry_limit

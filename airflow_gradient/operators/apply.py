@@ -314,7 +314,6 @@ class GradientApplyRecommendationOperator(
         """The configuration of the recommendation the cluster is tagged with, when it is not
         the one being applied (to judge a revert); ``None`` when there is none or it is
         unreadable (then no revert is judged)."""
-        from airflow_gradient.core.errors import CoreError
         from airflow_gradient.core.recommendation import parse_recommendation
 
         tagged = target.tagged_to_fetch
@@ -323,7 +322,7 @@ class GradientApplyRecommendationOperator(
         try:
             raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
             return parse_recommendation(raw, project_id=self.project_id).configuration
-        except (GradientError, CoreError) as err:  # unreadable: judge no revert
+        except GradientError as err:  # unreadable: judge no revert
             self.log.info(
                 "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
             )

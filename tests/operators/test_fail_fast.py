@@ -107,8 +107,11 @@ PERMANENT = {
     "deferred_unreadable_listing": "PermanentError",
 }
 TRANSIENT = {"gradient_500": "GradientApiError"}
-#: Deferrable sensors: each attempt starts twice (defer, then resume in execute_complete).
-DEFERRED = {"deferred_no_such_project", "deferred_unreadable_listing"}
+#: Deferrable sensors: what shows their error came from the trigger, through execute_complete.
+DEFERRED = {
+    "deferred_no_such_project": "stopped after 1 poll(s)",
+    "deferred_unreadable_listing": "has no readable created_at",
+}
 AFTER = "2026-01-01T00:00:00Z"
 NO_PROJECT = "99999999-2222-4333-8444-555555555555"
 
@@ -240,12 +243,17 @@ def _attempts(output: str) -> dict[str, list[str]]:
     return found
 
 
+def _last_run(output: str, task_id: str) -> str:
+    """The ``dags test`` output of the last run of ``task_id``."""
+    parts = re.split(r"\[DAG TEST\] starting task_id=(\w+)", output)
+    texts = [text for name, text in zip(parts[1::2], parts[2::2], strict=True) if name == task_id]
+    return texts[-1] if texts else ""
+
+
 def _failed_fast(output: str, task_id: str) -> bool:
     """Whether the error that ended ``task_id`` left it as an AirflowFailException (the
     mapped error is printed from ``airflow_gradient.exceptions``, after its cause)."""
-    parts = re.split(r"\[DAG TEST\] starting task_id=(\w+)", output)
-    texts = [text for name, text in zip(parts[1::2], parts[2::2], strict=True) if name == task_id]
-    return bool(texts) and bool(re.search(r"airflow_gradient\.exceptions\.\w+:", texts[-1]))
+    return bool(re.search(r"airflow_gradient\.exceptions\.\w+:", _last_run(output, task_id)))
 
 
 def test_permanent_errors_fail_once_and_transient_ones_retry(
@@ -260,13 +268,14 @@ def test_permanent_errors_fail_once_and_transient_ones_retry(
     assert result.returncode != 0, "every task fails, so the run fails"
 
     attempts = _attempts(result.output)
-    expected = {
-        task_id: (["no error", error] if task_id in DEFERRED else [error])
-        for task_id, error in PERMANENT.items()
-    }
+    expected = {task_id: [error] for task_id, error in PERMANENT.items()}
     expected.update({task_id: [error] * 3 for task_id, error in TRANSIENT.items()})
     assert {task_id: attempts.get(task_id) for task_id in expected} == expected
     assert all(_failed_fast(result.output, task_id) for task_id in PERMANENT)
+    for task_id, words in DEFERRED.items():
+        run = _last_run(result.output, task_id)
+        assert "Deferring: waiting for a SUCCESS recommendation" in run, run[-3000:]
+        assert words in run, run[-3000:]
     assert not _failed_fast(result.output, "gradient_500")
     reads = template_sb.requests_to(
         "gradient", "GET", f"/v1/projects/{tasks['gradient_500'][1]['project_id']}/recommendations"
