@@ -32,8 +32,11 @@ from airflow.providers.databricks.hooks.databricks import (
 from airflow_gradient._compat import SerialConnectionLookup, mask_secret
 from airflow_gradient.exceptions import (
     DatabricksJobError,
+    DatabricksRequestRefusedError,
+    DestinationConfigurationError,
     DestinationExistsError,
     GradientError,
+    InvalidJobReferenceError,
     NotificationDestinationError,
 )
 from airflow_gradient.hooks.gradient_base import (
@@ -56,6 +59,13 @@ KEYED_ARRAYS = (("tasks", "task_key"), ("job_clusters", "job_cluster_key"))
 DEFAULT_MAX_RETRY_AFTER = 30.0
 #: Error codes Databricks answers for an object that does not exist.
 NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
+#: HTTP statuses of a request Databricks refuses as such: sending it again gets the same.
+REFUSED_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 422})
+#: The permanent class of each error class :meth:`GradientDatabricksHook._call` raises.
+REFUSED_ERRORS: dict[type[GradientError], type[GradientError]] = {
+    DatabricksJobError: DatabricksRequestRefusedError,
+    NotificationDestinationError: DestinationConfigurationError,
+}
 #: Error codes Databricks answers when an object of that name exists already.
 CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_CONFLICT"})
 
@@ -237,6 +247,8 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
                 f"{what} exists already (HTTP {failure.status} {failure.code})."
             ) from None
         message = failure.describe(what, endpoint, self.databricks_conn_id, hint)
+        if failure.status in REFUSED_STATUSES:
+            error = REFUSED_ERRORS.get(error, error)
         raise error(_scrub(message, secrets)) from None
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -284,18 +296,20 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             try:
                 return int(job_id)
             except (TypeError, ValueError):
-                raise DatabricksJobError(
+                raise InvalidJobReferenceError(
                     f"job_id {job_id!r} is not a Databricks job id (an integer)."
                 ) from None
         if not job_name:
-            raise DatabricksJobError("Give job_id or job_name of the Databricks job to update.")
+            raise InvalidJobReferenceError(
+                "Give job_id or job_name of the Databricks job to update."
+            )
         found = self._call(
             LIST_JOBS_ENDPOINT,
             send=lambda: self.find_job_id_by_name(job_name),
             what=f"Looking up the Databricks job named {job_name!r}",
         )
         if found is None:
-            raise DatabricksJobError(
+            raise InvalidJobReferenceError(
                 f"No Databricks job is named {job_name!r}. Check the name, or pass job_id."
             )
         return int(found)

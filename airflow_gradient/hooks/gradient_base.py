@@ -51,9 +51,11 @@ from airflow_gradient.exceptions import (
     GradientApiError,
     GradientAuthError,
     GradientError,
+    GradientRequestRefusedError,
     GradientTransportError,
     GradientUnexpectedResponseError,
     InsecureConnectionError,
+    InvalidArgumentsError,
 )
 
 if TYPE_CHECKING:
@@ -437,6 +439,11 @@ def transport_failure(method: str, path: str, err: Exception) -> RetryableFailur
     return RetryableFailure(error, type(err).__name__)
 
 
+#: HTTP statuses of a request Gradient refuses as such (a wrong id or argument): sending it
+#: again gets the same answer, so the error is permanent.
+REFUSED_STATUSES = frozenset({400, 404, 405, 410, 413, 422})
+
+
 def reply_result(method: str, path: str, response: httpx.Response | Reply, *, conn_id: str) -> Any:
     """The ``result`` of a reply, or its error (:class:`RetryableFailure` when retryable)."""
     status = response.status_code
@@ -487,6 +494,8 @@ def reply_result(method: str, path: str, response: httpx.Response | Reply, *, co
             f"Gradient API {method} {path} was not authorized ({said}) even with a fresh token. "
             f"Check the API key of connection {conn_id!r}."
         )
+    elif status in REFUSED_STATUSES:
+        kind = GradientRequestRefusedError
     api_error = kind(
         message, status=status, code=code, api_message=api_message, detail=error.get("detail")
     )
@@ -761,7 +770,7 @@ class BaseGradientHook(SerialConnectionLookup, BaseHook):
     ) -> None:
         super().__init__()
         if retry_limit < 1:
-            raise ValueError("retry_limit must be at least 1")
+            raise InvalidArgumentsError("retry_limit must be at least 1")
         self.gradient_conn_id = gradient_conn_id
         self.timeout = timeout
         self.retry_limit = retry_limit
