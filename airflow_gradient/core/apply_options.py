@@ -15,9 +15,7 @@ IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")
 ON_BUNDLE = ("warn", "fail", "apply")
 """What a write does to a job an Asset Bundle owns (see :mod:`.bundles.deployment`)."""
-TERRAFORM_GUIDE = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
-)
+TERRAFORM_GUIDE = "docs/terraform.md in the airflow-gradient documentation"
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from airflow_gradient.core.apply_options import (
 )
 from airflow_gradient.exceptions import (
     DatabricksJobError,
+    ErrorBoundary,
     GradientError,
     InvalidArgumentsError,
     UnsupportedPathError,
-    airflow_errors,
 )
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
@@ -78,7 +78,7 @@ def _network_step(cost: _Cost) -> Callable[[_Method], _Method]:
 
 
 class GradientApplyRecommendationOperator(
-    GradientHookProperty, DatabricksHookProperty, BaseOperator
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
 ):
     """Apply the project's newest SUCCESS recommendation to the Databricks job's cluster.
 
@@ -124,7 +124,7 @@ class GradientApplyRecommendationOperator(
     fails) the job is read back, and the read-back decides what is reported. The XCom says
     how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
-    See https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/reliability.md.
+    See docs/reliability.md in the airflow-gradient documentation.
     """
 
     template_fields: Sequence[str] = (
@@ -191,7 +191,6 @@ class GradientApplyRecommendationOperator(
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
-    @airflow_errors()
     def execute(self, context: Context) -> ApplyResult:
         from airflow_gradient.core.apply_plan import (
             check_project,
@@ -345,7 +344,6 @@ class GradientApplyRecommendationOperator(
         """The configuration of the recommendation the cluster is tagged with, when it is not
         the one being applied (to judge a revert); ``None`` when there is none or it is
         unreadable (then no revert is judged)."""
-        from airflow_gradient.core.errors import CoreError
         from airflow_gradient.core.recommendation import parse_recommendation
 
         tagged = target.tagged_to_fetch
@@ -354,7 +352,7 @@ class GradientApplyRecommendationOperator(
         try:
             raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
             return parse_recommendation(raw, project_id=self.project_id).configuration
-        except (GradientError, CoreError) as err:  # unreadable: judge no revert
+        except GradientError as err:  # unreadable: judge no revert
             self.log.info(
                 "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
             )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient.core.apply_options import ON_BUNDLE
-from airflow_gradient.exceptions import airflow_errors
+from airflow_gradient.exceptions import ErrorBoundary
 from airflow_gradient.hook_properties import DatabricksHookProperty
 from airflow_gradient.links import DatabricksJobLink
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 
 
-class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
+class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperator):
     """Put back the fields of a job's cluster a Gradient apply task changed (its
     ``rollback_fields``), keeping everything else as the job has it at rollback time.
 
@@ -129,7 +129,6 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         self.databricks_conn_id = databricks_conn_id
         self.databricks_hook_params = dict(databricks_hook_params or {})
 
-    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.redaction import redact_changes
