@@ -35,10 +35,7 @@ _SUPPORTED = (
     "Databricks job."
 )
 
-_MIGRATION = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/"
-    "example_dags/gradient_submit_run_migration.py"
-)
+_MIGRATION = "the DAG template example_dags/gradient_submit_run_migration.py of airflow-gradient"
 
 _WORKFLOW_TEMPLATE = "the DAG template example_dags/gradient_workflow_group.py of airflow-gradient"
 

@@ -17,9 +17,11 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_gradient.exceptions import (
     AwaitedRecommendationFailedError,
+    ErrorBoundary,
     GradientError,
+    InvalidArgumentsError,
+    PermanentError,
     RecommendationFailedError,
-    airflow_errors,
 )
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 
@@ -35,7 +37,7 @@ DEFAULT_TIMEOUT = timedelta(hours=2)
 
 
 class GradientRecommendationSensor(
-    GradientHookProperty, DatabricksHookProperty, BaseSensorOperator
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseSensorOperator
 ):
     """Wait until a Gradient project has a SUCCESS recommendation newer than a reference.
 
@@ -117,7 +119,6 @@ class GradientRecommendationSensor(
 
     # --- the three modes ------------------------------------------------------------------
 
-    @airflow_errors()
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
@@ -146,7 +147,6 @@ class GradientRecommendationSensor(
             timeout=timedelta(seconds=float(self.timeout) + max(float(self.poke_interval), 60)),
         )
 
-    @airflow_errors()
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_gradient.core.waiting import PER_PAGE, decide
 
@@ -159,11 +159,10 @@ class GradientRecommendationSensor(
         if outcome.status == "failed":
             raise self._failure(outcome.message)
         if outcome.status == "error":
-            raise GradientError(outcome.message)
+            raise _error_class(outcome.permanent)(outcome.message)
         self.log.info("Not yet: %s", outcome.message)
         return PokeReturnValue(is_done=False)
 
-    @airflow_errors()
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> str:
         """Resume after the trigger: the recommendation id, or a clear error."""
         event = dict(event or {})
@@ -184,7 +183,7 @@ class GradientRecommendationSensor(
                 f"{message} Raise timeout= if Gradient needs longer, or check the project."
             )
         if status == "error":
-            raise GradientError(message)
+            raise _error_class(event.get("permanent") is True)(message)
         raise GradientError(
             f"Waiting for a recommendation of Gradient project {self.project_id} ended with an "
             f"unexpected event {event!r}."
@@ -201,7 +200,7 @@ class GradientRecommendationSensor(
             try:
                 reference = parse_reference(self.newer_than, source="newer_than")
             except ValueError as err:
-                raise GradientError(f"{self.task_id}: {err}") from None
+                raise InvalidArgumentsError(f"{self.task_id}: {err}") from None
             if reference.recommendation_id is not None:
                 self._check_reference_exists(reference)
         elif self.job_id not in (None, ""):
@@ -225,7 +224,7 @@ class GradientRecommendationSensor(
         except GradientApiError as err:
             if err.status != 404:
                 raise
-            raise GradientError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: newer_than={rec_id!r} is not a recommendation of Gradient "
                 f"project {self.project_id} ({err.api_message or err}). Check the project id and "
                 "the value of newer_than."
@@ -260,3 +259,9 @@ class GradientRecommendationSensor(
         if awaited:
             return AwaitedRecommendationFailedError(message)
         return RecommendationFailedError(message)
+
+
+def _error_class(permanent: bool) -> type[GradientError]:
+    """The class of an ``"error"`` outcome or event: :class:`PermanentError` when a retry would
+    meet the same error (a reference that is not the project's, a refused connection)."""
+    return PermanentError if permanent else GradientError
