@@ -52,6 +52,7 @@ PERMANENT = {
     "BundleInputError",
     "BundleWriteBackRefusedError",
     "BundleOwnedJobError",
+    "ProjectLinkError",
 }
 
 #: Every class name importable from airflow_gradient.exceptions before the one model.
@@ -166,6 +167,7 @@ def test_the_package_has_the_operators_and_sensors_it_documents() -> None:
         "GradientRequestRecommendationOperator",
         "GradientRollbackOperator",
         "GradientWebhookOperator",
+        "GradientWorkflowClustersOperator",
     } <= names
 
 

@@ -7,6 +7,7 @@ and a check of the reply's shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_gradient.exceptions import GradientError, GradientUnexpectedResponseError
@@ -177,6 +178,13 @@ class GradientHook(BaseGradientHook):
         collect each run."""
         result = self._call("GET", f"/v1/projects/{project_id}/cluster/template")
         return expect_dict(result, "cluster template", project_id)
+
+    def update_project(self, project_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/projects/{project_id}`` with only ``fields`` (e.g. ``job_id``,
+        ``cluster_path``); returns the project as Gradient stored it. Retried like a read:
+        the same PUT sent twice leaves the same project."""
+        result = self._call("PUT", f"/v1/projects/{project_id}", json=dict(fields))
+        return expect_dict(result, "project", project_id)
 
     # --- public API (async twins, for triggers) -------------------------------------------
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
-from airflow_gradient.exceptions import GradientApiError, InvalidArgumentsError, airflow_errors
+from airflow_gradient.exceptions import ErrorBoundary, GradientApiError, InvalidArgumentsError
 from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
 
@@ -44,7 +44,9 @@ EXTRA_JOB_PARAMS_KEY = "extra_job_params"
 RESULT_KEY = "gradient_result"
 
 
-class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookProperty, BaseOperator):
+class GradientWorkflowClustersOperator(
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Return a workflow group's ``job_clusters`` with Gradient's template and recommendation.
 
     On every run: the baseline ``job_clusters``, Gradient's cluster template (``sync:*`` tags,
@@ -125,7 +127,6 @@ class GradientWorkflowClustersOperator(GradientHookProperty, DatabricksHookPrope
         ``XComArg`` (the launch task templates ``extra_job_params`` from provider 7.10)."""
         return XComArg(self, key=EXTRA_JOB_PARAMS_KEY)
 
-    @airflow_errors()
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_gradient.core.guardrails import GuardRails
         from airflow_gradient.core.workflow import plan_workflow_clusters, project_link_update

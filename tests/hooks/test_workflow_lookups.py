@@ -30,3 +30,23 @@ def test_find_job_id_by_exact_name(sb: Sandbox) -> None:
     hook = GradientDatabricksHook()
     assert hook.find_job_id("lookups_dag.workflow") == job_id
     assert hook.find_job_id("lookups_dag.other") is None
+
+
+def test_update_project_sends_only_the_given_fields(sb: Sandbox) -> None:
+    project = sb.gradient.create_project(cluster_log_url="s3://my-logs/etl")
+    before = sb.gradient.get_project(project["id"])
+    stored = GradientHook().update_project(project["id"], {"job_id": "42"})
+    after = sb.gradient.get_project(project["id"])
+    assert stored["job_id"] == after["job_id"] == "42"
+    changed = {"job_id", "updated_at"}
+    assert {k: v for k, v in after.items() if k not in changed} == {
+        k: v for k, v in before.items() if k not in changed
+    }
+    [request] = sb.requests_to("gradient", "PUT", f"/v1/projects/{project['id']}")
+    assert request.status == 200
+
+
+def test_update_project_of_a_missing_project_names_it(sb: Sandbox) -> None:
+    with pytest.raises(GradientApiError, match="no-such-project") as err:
+        GradientHook().update_project("no-such-project", {"job_id": "42"})
+    assert err.value.status == 404
