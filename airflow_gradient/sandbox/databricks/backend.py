@@ -19,7 +19,6 @@ from airflow_gradient.sandbox.databricks.runs import RUN_RESULTS, Run, timeline
 from airflow_gradient.sandbox.databricks.views import run_view
 from airflow_gradient.sandbox.errors import NotFoundError, ValidationError
 
-
 RUN_ENDS_AFTER_READS = 2
 """Default :attr:`DatabricksBackend.run_ends_after_reads`."""
 
