@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
@@ -71,10 +71,11 @@ class GradientWorkflowClustersOperator(
         (templated: ``"true"``/``"false"`` render to a bool).
     :param guard_rails: a :class:`~airflow_gradient.core.guardrails.GuardRails` or a dict.
     :param link_project: set the project's ``job_id``/``cluster_path`` when unset.
-    :param gradient_conn_id: connection of type ``gradient``.
-    :param databricks_conn_id: connection of type ``databricks``.
-    :param gradient_hook_params: keyword arguments for :class:`GradientHook`.
-    :param databricks_hook_params: keyword arguments for the Databricks hook.
+    :param gradient_conn_id: connection of type ``gradient`` (templated).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
+    :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
+    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
+        ``retry_delay``, ``timeout_seconds``, ...).
     """
 
     template_fields: Sequence[str] = (
@@ -84,7 +85,13 @@ class GradientWorkflowClustersOperator(
         "cluster_key",
         "extra_job_params",
         "dry_run_only",
+        "gradient_conn_id",
+        "databricks_conn_id",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "job_clusters": "json",
+        "extra_job_params": "json",
+    }
     operator_extra_links = (GradientProjectLink(), DatabricksJobLink())
     ui_color = "#7B61FF"
     ui_fgcolor = "#fff"
@@ -254,6 +261,13 @@ class GradientWorkflowClustersOperator(
                 f"{job_name!r} yet, so no project can track it. Pass project_id= (needed until "
                 "the first launch has created the job and linked the project)."
             )
+        project_id = self._tracking_project(job_id, job_name)
+        self.log.info("Project %s tracks job %s: using it.", project_id, job_id)
+        return project_id
+
+    def _tracking_project(self, job_id: int, job_name: str) -> str:
+        """The id of the one Gradient project whose ``job_id`` is ``job_id``; none or several
+        is an :class:`InvalidArgumentsError` listing them."""
         # TODO(lead): swap for GradientHook.find_projects_for_job and the core chooser (branch api).
         projects = self.gradient_hook._call("GET", "/v1/projects") or []
         tracking = [
@@ -268,7 +282,6 @@ class GradientWorkflowClustersOperator(
                 f"Databricks job {job_id} {job_name!r} ({listed}); need exactly one. Pass "
                 "project_id=."
             )
-        self.log.info("Project %s tracks job %s: using it.", tracking[0], job_id)
         return tracking[0]
 
     def _log_plan(self, plan: WorkflowClusters, job_name: str) -> None:
