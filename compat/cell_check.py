@@ -330,11 +330,11 @@ class Cell:
         written in, as a user writes theirs.
         """
         if WORKFLOW not in self.templates:
-            return "n/a: template not loaded in this cell"
+            # Every cell's provider (7.9 floor and up) supports the template: never skipped.
+            raise CheckFailed(f"{WORKFLOW} was not loaded in this cell")
         from airflow_gradient.sandbox import Sandbox
 
-        with Sandbox() as sb:
-            sb.databricks.run_duration = 1.0  # the launch must see the run start
+        with Sandbox() as sb:  # default run behaviour: the launch must find its run started
             workspace = sb.gradient.create_workspace(sb.databricks.workspace_id)
             project = sb.gradient.create_project(
                 name="workflow", workspace_id=workspace["workspace_id"]
@@ -371,6 +371,9 @@ class Cell:
             raise CheckFailed(f"the job lacks Gradient's on_start webhook: {on_start}")
         if runs[-1]["job_clusters"][0]["new_cluster"] != cluster:
             raise CheckFailed("the second run did not use the merged cluster")
+        task_logs = [p.read_text(errors="replace") for p in (self.work / "home").rglob("*.log")]
+        if not any("Databricks job started" in text for text in outputs + task_logs):
+            raise CheckFailed(f"the launch did not report the run started:\n{tail(outputs[-1])}")
         return "job created on template, reset on the recommendation, webhook on the job"
 
     def connection_form(self) -> str:
