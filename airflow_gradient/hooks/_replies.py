@@ -58,14 +58,20 @@ def transport_failure(method: str, path: str, err: Exception) -> RetryableFailur
     return RetryableFailure(error, type(err).__name__)
 
 
+UNENVELOPED_SUFFIX = "/paged/submissions"
+"""Paths ending so answer ``{"items": [...]}`` without the ``result`` envelope."""
+
+
 def reply_result(method: str, path: str, response: Response, *, conn_id: str) -> Any:
     """Return the ``result`` of a reply, or raise its error (:class:`RetryableFailure` when
-    retryable)."""
+    retryable). ``paged/submissions`` is returned whole: it has no envelope."""
     status = response.status_code
     body = _json_or_none(response)
     if 200 <= status < 300:
         if status == 204:
             return None
+        if path.endswith(UNENVELOPED_SUFFIX) and isinstance(body, dict) and "items" in body:
+            return body
         if not isinstance(body, dict) or "result" not in body:
             raise GradientUnexpectedResponseError(
                 f"Gradient API {method} {path} answered HTTP {status} with "

@@ -213,6 +213,46 @@ class GradientHook(GradientTransport):
         result = self._call("GET", f"/v1/databricks/workspaces/{workspace_id}")
         return expect_dict(result, "workspace", workspace_id)
 
+    # --- health checks and reports (airflow-gradient doctor / report) ---------------------
+
+    def find_projects_for_job(self, job_id: int | str) -> list[dict[str, Any]]:
+        """Every project whose ``job_id`` is this Databricks job (one ``GET /v1/projects``)."""
+        result = self._call("GET", "/v1/projects")
+        if not isinstance(result, list):
+            raise GradientUnexpectedResponseError(
+                f"Gradient answered GET /v1/projects with {type(result).__name__}, not a list."
+            )
+        return [p for p in result if isinstance(p, dict) and str(p.get("job_id")) == str(job_id)]
+
+    def get_cluster_template(self, project_id: str) -> dict[str, Any]:
+        """``GET /v1/projects/{project_id}/cluster/template``: the ``sync:*`` tags and
+        ``cluster_log_conf`` Gradient needs on the tuned cluster."""
+        result = self._call("GET", f"/v1/projects/{project_id}/cluster/template")
+        return expect_dict(result, "cluster template of project", project_id)
+
+    def list_submissions(
+        self, project_id: str, *, limit: int = 100, size: int = 25, max_pages: int = 40
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` submissions of a project (``GET .../paged/submissions``),
+        newest first, following pages until ``limit`` or a short page."""
+        items: list[dict[str, Any]] = []
+        for page in range(max_pages):
+            reply = self._call(
+                "GET",
+                f"/v1/projects/{project_id}/paged/submissions",
+                params={"page": page, "size": size},
+            )
+            batch = reply.get("items") if isinstance(reply, dict) else None
+            if not isinstance(batch, list):
+                raise GradientUnexpectedResponseError(
+                    f"Gradient answered the submissions of project {project_id} without an "
+                    "items list."
+                )
+            items.extend(i for i in batch if isinstance(i, dict))
+            if len(items) >= limit or len(batch) < size:
+                break
+        return items[:limit]
+
     # --- public API (async twins, for triggers) -------------------------------------------
 
     async def aget_recommendation(self, project_id: str, recommendation_id: str) -> dict[str, Any]:
