@@ -185,6 +185,11 @@ class TerraformInputError(core.TerraformInputError, GradientError, PermanentErro
     """A plan, state, recommendation or ``.tf`` file is not what the Terraform helpers need."""
 
 
+class HealthCheckFailedError(GradientError, PermanentError):
+    """GradientHealthCheckOperator found checks at or above its ``fail_on`` level. Not retried:
+    the fix is outside Airflow (the job, the project, the workspace)."""
+
+
 def _edge_classes() -> dict[type[core.CoreError], type[GradientError]]:
     """Each core error class → the class of the same name here."""
     found: dict[type[core.CoreError], type[GradientError]] = {}

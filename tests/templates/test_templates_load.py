@@ -13,6 +13,7 @@ from tests.templates.harness import EXAMPLE_DAGS
 TEMPLATES = {
     "gradient_copilot.py": ["gradient_copilot"],
     "gradient_fleet.py": ["gradient_fleet"],
+    "gradient_health.py": ["gradient_health"],
     "gradient_submit_run_migration.py": [
         "gradient_submit_run_migration_setup",
         "gradient_submit_run_migration",
