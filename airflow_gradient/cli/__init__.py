@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
-    from airflow_gradient.cli import doctor, sandbox, terraform
+    from airflow_gradient.cli import doctor, report, sandbox, terraform
 
     parser = argparse.ArgumentParser(
         prog="airflow-gradient",
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_parser(sub)
     terraform.add_parser(sub)
     doctor.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 
