@@ -8,6 +8,7 @@ process's cached one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +49,26 @@ class Examination:
         return result
 
 
+class SharedReads:
+    """What checks of several jobs in one process read alike: the project list, Gradient
+    workspaces and notification destinations, each fetched once (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._values: dict[tuple[str, str], Any] = {}
+
+    def get(self, key: tuple[str, str], fetch: Callable[[], T]) -> T:
+        """The value under ``key``, fetched once: concurrent callers wait for the first."""
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            if key not in self._values:
+                self._values[key] = fetch()
+            value: T = self._values[key]
+            return value
+
+
 def _missing_ok(fetch: Callable[[], T]) -> T | None:
     """``fetch()``, or ``None`` when Gradient answers 404."""
     try:
@@ -59,11 +80,15 @@ def _missing_ok(fetch: Callable[[], T]) -> T | None:
 
 
 def _project(
-    gradient: GradientHook, job_id: int, project_id: str | None
+    gradient: GradientHook, job_id: int, project_id: str | None, shared: SharedReads | None
 ) -> tuple[Mapping[str, Any] | None, Verdict]:
     """The project named, or the one tracking the job, and the project check's verdict."""
     if project_id is None:
-        return health.choose_project(job_id, gradient.find_projects_for_job(job_id))
+        if shared is None:
+            return health.choose_project(job_id, gradient.find_projects_for_job(job_id))
+        every = shared.get(("projects", ""), lambda: gradient.find_projects_for_job(None))
+        mine = [p for p in every if str(p.get("job_id")) == str(job_id)]
+        return health.choose_project(job_id, mine)
     project = _missing_ok(lambda: gradient.get_project(project_id))
     return project, health.project_verdict(job_id, project_id, project)
 
@@ -77,6 +102,7 @@ def examine(
     runs: int = 10,
     applying_dags: Sequence[str] | None = None,
     now: datetime,
+    shared: SharedReads | None = None,
 ) -> Examination:
     """Every check on Databricks job ``job_id`` and its Gradient project.
 
@@ -84,6 +110,7 @@ def examine(
     :param runs: how many of the job's last finished runs to match against submissions.
     :param applying_dags: DAGs known to apply recommendations for this job (``None``: unknown).
     :param now: the current time (aware), for ages.
+    :param shared: reads to share with the checks of other jobs in this process.
     """
     found = Examination(job_id, project_id)
     add = found.verdicts.append
@@ -110,7 +137,7 @@ def examine(
     settings = job["settings"]
 
     try:
-        project, project_check = _project(gradient, job_id, project_id)
+        project, project_check = _project(gradient, job_id, project_id, shared)
     except GradientError as err:
         add(health.connection_verdict("Gradient", gradient.gradient_conn_id, str(err)))
         found.stopped = f"Gradient connection failed: {err}"
@@ -140,9 +167,23 @@ def examine(
 
     def webhook() -> Verdict:
         workspace_id = str(tracked.get("workspace_id") or "")
-        workspace = _missing_ok(lambda: gradient.get_workspace(workspace_id))
+
+        def read_workspace() -> dict[str, Any] | None:
+            return _missing_ok(lambda: gradient.get_workspace(workspace_id))
+
+        workspace = (
+            shared.get(("workspace", workspace_id), read_workspace) if shared else read_workspace()
+        )
         webhook_id = str((workspace or {}).get("webhook_id") or "")
-        destination = databricks.get_destination(webhook_id) if webhook_id else None
+
+        def read_destination() -> dict[str, Any] | None:
+            return databricks.get_destination(webhook_id) if webhook_id else None
+
+        destination = (
+            shared.get(("destination", webhook_id), read_destination)
+            if shared
+            else read_destination()
+        )
         return health.webhook_verdict(
             settings, job_id, workspace, destination, workspace_id=workspace_id
         )

@@ -215,14 +215,19 @@ class GradientHook(GradientTransport):
 
     # --- health checks and reports (airflow-gradient doctor / report) ---------------------
 
-    def find_projects_for_job(self, job_id: int | str) -> list[dict[str, Any]]:
-        """Every project whose ``job_id`` is this Databricks job (one ``GET /v1/projects``)."""
+    def find_projects_for_job(self, job_id: int | str | None) -> list[dict[str, Any]]:
+        """Every project whose ``job_id`` is this Databricks job (one ``GET /v1/projects``);
+        ``None``: every project."""
         result = self._call("GET", "/v1/projects")
         if not isinstance(result, list):
             raise GradientUnexpectedResponseError(
                 f"Gradient answered GET /v1/projects with {type(result).__name__}, not a list."
             )
-        return [p for p in result if isinstance(p, dict) and str(p.get("job_id")) == str(job_id)]
+        return [
+            p
+            for p in result
+            if isinstance(p, dict) and (job_id is None or str(p.get("job_id")) == str(job_id))
+        ]
 
     def get_cluster_template(self, project_id: str) -> dict[str, Any]:
         """``GET /v1/projects/{project_id}/cluster/template``: the ``sync:*`` tags and

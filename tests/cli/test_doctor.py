@@ -326,3 +326,33 @@ def test_owner_is_told_when_it_can_be(
     line = lines_of(out)["owner"]
     assert line.startswith("warn")
     assert expected in line
+
+
+def test_shared_reads_fetch_the_project_list_workspace_and_destination_once(sb: Sandbox) -> None:
+    from datetime import UTC, datetime
+
+    from airflow_gradient.doctor import SharedReads, examine
+    from airflow_gradient.hooks.databricks import GradientDatabricksHook
+    from airflow_gradient.hooks.gradient import GradientHook
+
+    jobs = [healthy_job(sb, name=f"shared-{i}") for i in range(3)]
+    sb.clear_requests()
+    shared = SharedReads()
+    gradient, databricks = GradientHook(), GradientDatabricksHook()
+    statuses = [
+        examine(
+            job_id=job.job_id,
+            project_id=None,
+            gradient=gradient,
+            databricks=databricks,
+            now=datetime.now(UTC),
+            shared=shared,
+        ).status
+        for job in jobs
+    ]
+    assert statuses == ["ok", "ok", "ok"]
+    sent = Counter((r.method, r.path) for r in sb.requests)
+    assert sent[("GET", "/v1/projects")] == 1
+    assert sent[("GET", f"/v1/databricks/workspaces/{sb.databricks.workspace_id}")] == 1
+    assert sent[("GET", f"/api/2.0/notification-destinations/{jobs[0].webhook_id}")] == 1
+    assert sent[("GET", "/api/2.2/jobs/get")] == 3
