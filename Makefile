@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dag_parse.py
 	$(BIN)/python benchmarks/fault_matrix.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/doctor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment
