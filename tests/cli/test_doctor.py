@@ -356,3 +356,19 @@ def test_shared_reads_fetch_the_project_list_workspace_and_destination_once(sb: 
     assert sent[("GET", f"/v1/databricks/workspaces/{sb.databricks.workspace_id}")] == 1
     assert sent[("GET", f"/api/2.0/notification-destinations/{jobs[0].webhook_id}")] == 1
     assert sent[("GET", "/api/2.2/jobs/get")] == 3
+
+
+def test_an_endpoint_failing_mid_way_fails_its_check_only(
+    sb: Sandbox, job: HealthyJob, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = f"/v1/projects/{job.project_id}/paged/submissions"
+    sb.faults.inject("gradient", "GET", path, status=500, times=5)
+    status, out, err = doctor(capsys, "--job-id", str(job.job_id))
+    assert status == 1
+    checks = lines_of(out)
+    assert checks["runs"].startswith("fail")
+    assert "could not be read" in checks["runs"]
+    assert "HTTP 500" in checks["runs"]
+    others = {name: line for name, line in checks.items() if name != "runs"}
+    assert all(line.startswith("ok") for line in others.values()), out
+    assert "Traceback" not in out + err
