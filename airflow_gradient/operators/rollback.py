@@ -50,8 +50,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         ``cluster_spec`` is given.
     :param apply_result: an apply task's return value itself (templated), e.g. ``apply.output``
         or a dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path`` and
-        ``rollback_fields`` (or, from releases before it, ``previous_cluster`` and
-        ``new_cluster``, read field by field the same way).
+        ``rollback_fields`` (a result that applied without ``rollback_fields`` is refused).
     :param job_id: with ``cluster_key`` and ``cluster_spec``: the Databricks job (templated).
     :param cluster_key: with ``job_id`` and ``cluster_spec``: ``job_clusters/<key>``,
         ``tasks/<key>``, a job cluster key, or the key of a task with its own cluster (templated).
