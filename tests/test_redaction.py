@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_gradient.core.redaction import redact_cluster
-from airflow_gradient.redaction import airflow_redactor
+from airflow_gradient.masking import airflow_redactor
 
 
 def test_airflow_names_spark_names_and_masked_values_are_hidden() -> None:
@@ -32,7 +32,7 @@ def test_airflow_names_spark_names_and_masked_values_are_hidden() -> None:
 def test_secret_values_of_a_job_are_masked_in_any_text_and_references_are_not() -> None:
     from airflow.providers.common.compat.sdk import redact
 
-    from airflow_gradient.redaction import mask_cluster_secrets
+    from airflow_gradient.masking import mask_cluster_secrets
 
     settings = {
         "job_clusters": [

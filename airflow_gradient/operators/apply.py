@@ -181,7 +181,7 @@ class GradientApplyRecommendationOperator(
             plan_apply,
             prepare,
         )
-        from airflow_gradient.redaction import mask_cluster_secrets
+        from airflow_gradient.masking import mask_cluster_secrets
 
         self._refuse_unsupported_downstream()
         options = self._options()
@@ -427,6 +427,6 @@ def _given(value: Any) -> str | None:
 
 def _redactor() -> Redactor:
     """Airflow's redaction: what hides secret values in the XCom, the log and the messages."""
-    from airflow_gradient.redaction import airflow_redactor
+    from airflow_gradient.masking import airflow_redactor
 
     return airflow_redactor()

@@ -121,7 +121,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.redaction import redact_changes
         from airflow_gradient.core.rollback import rollback_plan
-        from airflow_gradient.redaction import airflow_redactor, mask_cluster_secrets
+        from airflow_gradient.masking import airflow_redactor, mask_cluster_secrets
 
         redactor = airflow_redactor()
         request = self._request(context)

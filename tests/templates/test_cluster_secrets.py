@@ -39,8 +39,8 @@ TABLES = ("xcom", "rendered_task_instance_fields", "hitl_detail")
 #: A DAG file that switches the redaction off in the `airflow dags test` process.
 NO_REDACTION = """
 # Not a DAG: imported with the dags folder, it switches airflow-gradient's redaction off.
-import airflow_gradient.redaction as redaction
-redaction.airflow_redactor = lambda: (lambda key, value: value)
+import airflow_gradient.masking as masking
+masking.airflow_redactor = lambda: (lambda key, value: value)
 """
 
 
