@@ -17,12 +17,7 @@ from airflow_gradient.core.cluster.spec import CLOUD_ATTRIBUTE_FIELDS
 from airflow_gradient.core.errors import GuardRailViolationError, InvalidGuardRailsError
 from airflow_gradient.core.recommendation import state_name
 
-__all__ = [
-    "AVAILABILITY_VALUES",
-    "GuardRails",
-    "check_guard_rails",
-    "guard_rail_violations",
-]
+__all__ = ["GuardRails", "check_guard_rails", "guard_rail_violations"]
 
 AVAILABILITY_VALUES = frozenset(
     {

@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
-    "DIGEST_PREFIX",
-    "SECRET_MAPS",
     "Redactor",
     "is_secret_reference",
     "redact_changes",

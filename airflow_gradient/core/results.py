@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from airflow_gradient.core.recommendation import Recommendation
 
 __all__ = [
-    "ROLLBACK_FIELDS",
     "ApplyResult",
     "FieldChange",
     "WriteConfirmation",

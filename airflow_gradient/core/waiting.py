@@ -21,7 +21,6 @@ from airflow_gradient.core.json_values import show
 from airflow_gradient.core.recommendation import STATES, state_name
 
 __all__ = [
-    "PER_PAGE",
     "Outcome",
     "Reference",
     "decide",

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_gradient.core.redaction import Redactor
-    from airflow_gradient.core.rollback import RollbackPlan, RollbackRequest
+    from airflow_gradient.core.rollback import RollbackPlan
+    from airflow_gradient.core.rollback_request import RollbackRequest
 
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 
@@ -159,7 +160,10 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
 
     def _request(self, context: Context) -> RollbackRequest:
         """What to roll back: the explicit spec, the given apply result, or the apply's XCom."""
-        from airflow_gradient.core.rollback import explicit_request, request_from_apply_result
+        from airflow_gradient.core.rollback_request import (
+            explicit_request,
+            request_from_apply_result,
+        )
 
         if self.cluster_spec is not None:
             return explicit_request(self.job_id, self.cluster_key, self.cluster_spec)

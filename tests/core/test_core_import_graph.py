@@ -21,7 +21,7 @@ def _part(module: str) -> str | None:
     """``airflow_gradient.core.cluster.merge`` → ``cluster``; outside the core → None."""
     if not module.startswith(PREFIX):
         return None
-    return module[len(PREFIX) :].split(".")[0]
+    return module[len(PREFIX) :].split(".", maxsplit=1)[0]
 
 
 def _imports() -> dict[str, set[str]]:
@@ -39,7 +39,7 @@ def _imports() -> dict[str, set[str]]:
                 names = [alias.name for alias in node.names]
             for name in names:
                 target = _part(name)
-                if target is not None and target != part and target != "__init__":
+                if target is not None and target not in (part, "__init__"):
                     targets.add(target)
     return graph
 
@@ -84,3 +84,27 @@ def test_the_cluster_rules_do_not_read_the_recommendation() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_public_names_of_a_core_module_are_its_own_classes_and_functions() -> None:
+    """``__all__`` lists what users call: no constants, no private names, no re-exports (a
+    name is imported from the module that defines it; a package's ``__init__`` may gather)."""
+    import importlib
+    import inspect
+
+    wrong: list[str] = []
+    for path in sorted(CORE.rglob("*.py")):
+        relative = path.relative_to(CORE).with_suffix("")
+        if relative.name == "__init__":
+            continue
+        name = PREFIX + ".".join(relative.parts)
+        module = importlib.import_module(name)
+        for public in getattr(module, "__all__", ()):
+            value = getattr(module, public)
+            if public.startswith("_") or public.isupper():
+                wrong.append(f"{name}.{public}: a constant or private name")
+            elif (inspect.isclass(value) or inspect.isfunction(value)) and (
+                value.__module__ != name
+            ):
+                wrong.append(f"{name}.{public}: re-exported from {value.__module__}")
+    assert wrong == []

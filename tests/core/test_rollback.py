@@ -19,11 +19,8 @@ from airflow_gradient.core.errors import (
 )
 from airflow_gradient.core.redaction import redact_cluster
 from airflow_gradient.core.results import field_changes
-from airflow_gradient.core.rollback import (
-    explicit_request,
-    request_from_apply_result,
-    rollback_plan,
-)
+from airflow_gradient.core.rollback import rollback_plan
+from airflow_gradient.core.rollback_request import explicit_request, request_from_apply_result
 from tests.conftest import FIXTURES
 from tests.oracles import expected_rollback
 

@@ -12,7 +12,8 @@ import pytest
 from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.core.errors import RollbackRefusedError
 from airflow_gradient.core.results import field_changes
-from airflow_gradient.core.rollback import request_from_apply_result, rollback_plan
+from airflow_gradient.core.rollback import rollback_plan
+from airflow_gradient.core.rollback_request import request_from_apply_result
 from tests.oracles import expected_rollback
 
 PASSWORD = "plain-db-password-5517"

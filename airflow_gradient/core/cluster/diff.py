@@ -11,7 +11,6 @@ from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.json_values import json_equal, show
 
 __all__ = [
-    "ABSENT",
     "changed_fields",
     "diff_cluster",
     "format_diff",
