@@ -137,6 +137,20 @@ def test_newest_success_wins_over_newer_pending_and_older_successes() -> None:
     assert decide(page, IN_FORCE, project_id=P).recommendation_id == "r3"
 
 
+def test_waiting_names_the_newest_unfinished_recommendation() -> None:
+    """Several counting recommendations still PENDING (page newest first): the wait names the
+    newest one, the one a request just made, not the oldest."""
+    page = [
+        rec("r4", "PENDING", "2026-10-02T08:04:00Z"),
+        rec("r3", "FAILURE", "2026-10-02T08:03:00Z", error="boom"),
+        rec("r2", "PENDING", "2026-10-02T08:02:00Z"),
+        rec("r1", "SUCCESS", "2026-10-02T08:01:00Z"),
+    ]
+    outcome = decide(page, IN_FORCE, project_id=P)
+    assert (outcome.status, outcome.recommendation_id) == ("waiting", "r4")
+    assert outcome.message == f"Recommendation r4 of Gradient project {P} is PENDING."
+
+
 def test_failure_after_in_force_fails_when_nothing_is_pending() -> None:
     page = [
         rec("r3", "FAILURE", error="late"),
