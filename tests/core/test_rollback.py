@@ -240,6 +240,23 @@ def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) 
     assert plan.job_id == (None if result is None else 7)
 
 
+@pytest.mark.parametrize("applied", ["false", "False", "no", 1, "true", None])
+def test_only_applied_true_counts_as_a_write(applied: Any) -> None:
+    """A complete apply record whose ``applied`` is not the boolean true (text rendered by a
+    template, a number) is not read as a write: nothing is rolled back, and the reason shows
+    the value."""
+    settings, result = applied_job()
+    result["applied"] = applied
+
+    request = request_from_apply_result(result, source=SOURCE)
+    plan = rollback_plan(settings, request, redactor=by_name)
+
+    assert request.fields is None
+    assert request.nothing_reason is not None
+    assert f"applied={applied!r}" in request.nothing_reason
+    assert plan.write is False and plan.new_settings is None
+
+
 def test_a_cluster_already_back_at_the_old_spec_is_not_written() -> None:
     settings, result = applied_job()
     job_cluster(settings).clear()

@@ -18,6 +18,8 @@ NOW = 1_800_000_000.0  # 2027-01-15 08:00:00 GMT
     ("value", "expected"),
     [
         (None, None),
+        (True, None),  # a boolean is not a number of seconds (True is not 1.0)
+        (False, None),
         ("", None),
         ("2", 2.0),
         (" 0.5 ", 0.5),
