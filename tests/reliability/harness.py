@@ -1,4 +1,4 @@
-"""The engine of the reliability suite, shared by the tests and ``benchmarks/fault_matrix.py``.
+"""The engine of the reliability suite, shared by its tests and its report (``report.py``).
 
 It runs the real ``GradientApplyRecommendationOperator`` (real hooks, real sockets) against a
 :class:`~airflow_gradient.sandbox.Sandbox`, judges the job afterwards by comparing its *whole*
