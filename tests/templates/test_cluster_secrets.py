@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
+from airflow_gradient.sandbox.airflow_home import stop, tail
 from tests.secrets_scan import database_texts, found_in, leaks
-from tests.templates.harness import AirflowHome, ApiServer, stop, tail
+from tests.templates.harness import AirflowHome, ApiServer
 
 AZURE = "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net"
 PLANTED = {
