@@ -38,7 +38,7 @@ class PermanentError(AirflowFailException):
     :class:`AutoApplyConflictError`, :class:`InvalidArgumentsError`,
     :class:`RecommendationRevertedError`, :class:`RollbackRefusedError`,
     :class:`WebhookLimitError`, :class:`TerraformInputError`,
-    :class:`AwaitedRecommendationFailedError`.
+    :class:`AwaitedRecommendationFailedError`, :class:`ProjectLookupError`.
 
     Transient (retried): :class:`GradientApiError` (429, 5xx, a refused call),
     :class:`GradientUnexpectedResponseError`, :class:`GradientTransportError`,
@@ -153,6 +153,10 @@ class AutoApplyConflictError(core.AutoApplyConflictError, GradientError, Permane
 
 class DatabricksJobError(core.DatabricksJobError, GradientError):
     """Reading or updating the Databricks job failed, or the job is not what was expected."""
+
+
+class ProjectLookupError(core.ProjectLookupError, GradientError, PermanentError):
+    """No ``project_id`` was given and not exactly one Gradient project tracks the job."""
 
 
 class RecommendationRevertedError(core.RecommendationRevertedError, GradientError, PermanentError):

@@ -43,6 +43,7 @@ PERMANENT = {
     "RollbackRefusedError",
     "WebhookLimitError",
     "TerraformInputError",
+    "ProjectLookupError",
 }
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "InvalidRecommendationError",
     "NoRecommendationError",
     "NotificationDestinationError",
+    "ProjectLookupError",
     "ReadBackMismatchError",
     "RecommendationRevertedError",
     "RollbackRefusedError",
@@ -76,6 +77,10 @@ class AutoApplyConflictError(CoreError):
 
 class DatabricksJobError(CoreError):
     """The Databricks job is not what was expected, or a write to it did not land."""
+
+
+class ProjectLookupError(CoreError):
+    """No ``project_id`` was given and not exactly one Gradient project tracks the job."""
 
 
 class RecommendationRevertedError(CoreError):

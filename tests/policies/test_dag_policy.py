@@ -101,7 +101,7 @@ def test_every_apply_task_and_every_finding_is_listed() -> None:
         dag_policy(dag)
 
     lines = str(err.value).splitlines()
-    assert lines[0].startswith("DAG 'two_applies' combines GradientApplyRecommendationOperator")
+    assert lines[0].startswith("DAG 'two_applies' has Gradient tasks that cannot work as written")
     assert len(lines) == 3
     assert "'one_time'" in lines[1] and "'first'" in lines[1]
     assert "'create_job'" in lines[2] and "'second'" in lines[2]
@@ -187,7 +187,7 @@ def test_cluster_policy_from_airflow_local_settings_rejects_bad_dags_in_a_dagbag
 
     assert sorted(errors) == REFUSED
     for dag_id, message in errors.items():
-        assert message.startswith(f"AirflowClusterPolicyViolation: DAG {dag_id!r} combines")
+        assert message.startswith(f"AirflowClusterPolicyViolation: DAG {dag_id!r} has Gradient tasks")
         for expected in shapes.EXPECTED[dag_id]:
             assert expected in message, (expected, message)
     assert result["dags"] == sorted(shapes.GOOD)
