@@ -36,6 +36,12 @@ class GradientHookProperty:
 #: The Databricks retry defaults of ``DatabricksRunNowOperator`` (and of ``DatabricksHook``).
 DEFAULT_DATABRICKS_RETRY_LIMIT = 3
 DEFAULT_DATABRICKS_RETRY_DELAY = 1.0
+#: Retry keys of ``databricks_hook_params`` → the argument that replaces each.
+DEPRECATED_RETRY_KEYS = {
+    "retry_limit": "databricks_retry_limit",
+    "retry_delay": "databricks_retry_delay",
+    "retry_args": "databricks_retry_args",
+}
 
 
 class DatabricksHookProperty:
@@ -53,25 +59,30 @@ class DatabricksHookProperty:
         retry_limit: int,
         retry_delay: float,
         retry_args: Mapping[str, Any] | None,
-        deprecated_params: Mapping[str, Any] | None,
+        hook_params: Mapping[str, Any] | None,
     ) -> None:
         """Keep the hook's keyword arguments in ``self.databricks_hook_params``.
 
-        ``deprecated_params`` (the old ``databricks_hook_params`` argument) still works for one
-        release, with a deprecation warning; its keys win over the retry arguments.
+        ``hook_params`` (the ``databricks_hook_params`` argument) holds the hook's other
+        arguments (``timeout_seconds``, ``max_retry_after``). Retries in it (``retry_limit``,
+        ``retry_delay``, ``retry_args``) still work for one release, with a deprecation
+        warning, and win over the ``databricks_retry_*`` arguments.
         """
         params: dict[str, Any] = {"retry_limit": retry_limit, "retry_delay": retry_delay}
         if retry_args is not None:
             params["retry_args"] = dict(retry_args)
-        if deprecated_params:
+        given = dict(hook_params or {})
+        retries = sorted(set(given) & set(DEPRECATED_RETRY_KEYS))
+        if retries:
             warnings.warn(
-                f"{self.task_id}: databricks_hook_params is deprecated and will be removed in "
-                "the next release: pass databricks_retry_limit=, databricks_retry_delay= and "
-                "databricks_retry_args= (as DatabricksRunNowOperator takes them).",
+                f"{self.task_id}: {', '.join(retries)} in databricks_hook_params is deprecated "
+                "and removed in the next release: pass "
+                + ", ".join(f"{DEPRECATED_RETRY_KEYS[key]}=" for key in retries)
+                + " (as DatabricksRunNowOperator takes them).",
                 AirflowProviderDeprecationWarning,
                 stacklevel=4,
             )
-            params.update(deprecated_params)
+        params.update(given)
         self.databricks_hook_params = params
 
     @cached_property

@@ -73,8 +73,8 @@ def request_from_apply_result(
 
     ``applied`` false (nothing was written: no recommendation, or the job already had it) and
     ``dry_run`` give a request with ``nothing_reason`` set; so does ``None`` (no result: the
-    apply failed or was skipped before returning, or did not run) when ``allow_missing``. A string is read as JSON or as a Python literal (what a Jinja
-    template renders a dict to).
+    apply failed or was skipped before returning, or did not run) when ``allow_missing``. A
+    string is read as JSON or as a Python literal (what a Jinja template renders a dict to).
 
     The fields to put back are the result's ``rollback_fields``. A result from a release
     before them holds the two whole specs (``previous_cluster``, ``new_cluster``, in plain

@@ -140,8 +140,10 @@ class GradientApplyRecommendationOperator(
     :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
         replacing ``databricks_retry_limit``/``databricks_retry_delay`` (as for
         ``DatabricksRunNowOperator``).
-    :param databricks_hook_params: deprecated (removed in the next release): keyword arguments
-        for the Databricks hook; they win over the three ``databricks_retry_*`` arguments.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
 
     The task ends within :meth:`time_bound` seconds, computed from the hook arguments. Unless
     an ``execution_timeout`` is set (on the task, in ``default_args`` or by
@@ -229,7 +231,7 @@ class GradientApplyRecommendationOperator(
             retry_limit=databricks_retry_limit,
             retry_delay=databricks_retry_delay,
             retry_args=databricks_retry_args,
-            deprecated_params=databricks_hook_params,
+            hook_params=databricks_hook_params,
         )
 
     def pre_execute(self, context: Any) -> None:

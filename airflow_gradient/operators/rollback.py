@@ -88,8 +88,10 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         ``DatabricksRunNowOperator``.
     :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
         replacing ``databricks_retry_limit``/``databricks_retry_delay``.
-    :param databricks_hook_params: deprecated (removed in the next release): keyword arguments
-        for the Databricks hook; they win over the three ``databricks_retry_*`` arguments.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
     """
 
     template_fields: Sequence[str] = (
@@ -127,8 +129,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         super().__init__(**kwargs)
         if apply_result is not None and apply_task_id is not None:
             raise ValueError(
-                f"{self.task_id}: give apply_result (e.g. apply.output) or apply_task_id, not "
-                "both."
+                f"{self.task_id}: give apply_result (e.g. apply.output) or apply_task_id, not both."
             )
         if cluster_spec is not None:
             if apply_result is not None:
@@ -174,7 +175,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             retry_limit=databricks_retry_limit,
             retry_delay=databricks_retry_delay,
             retry_args=databricks_retry_args,
-            deprecated_params=databricks_hook_params,
+            hook_params=databricks_hook_params,
         )
 
     def _refuse_wrong_apply_task(self, apply_task_id: str) -> None:
@@ -185,7 +186,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         """
         from airflow_gradient.policies import rollback_finding
 
-        dag = self.dag if self.has_dag() else None
+        dag = _dag_of(self)
         if dag is None or not dag.has_task(apply_task_id):
             return
         finding = rollback_finding(self, dag)
@@ -254,7 +255,8 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         """``apply_task_id`` names no apply task of the DAG: fail without retries."""
         from airflow_gradient.policies import rollback_finding
 
-        finding = rollback_finding(self, self.dag) if self.has_dag() else None
+        dag = _dag_of(self)
+        finding = rollback_finding(self, dag) if dag is not None else None
         if finding:
             raise InvalidArgumentsError(f"{finding} Nothing was written.")
 
@@ -285,3 +287,8 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             "replaced_cluster": redact_cluster(plan.current or {}, redactor) if written else None,
             "changes": redact_changes(plan.changes, redactor) if rolled_back else [],
         }
+
+
+def _dag_of(task: BaseOperator) -> Any:
+    """The DAG ``task`` belongs to, or ``None`` before it is assigned to one."""
+    return task.dag if task.has_dag() else None  # type: ignore[no-untyped-call]

@@ -187,7 +187,9 @@ def test_cluster_policy_from_airflow_local_settings_rejects_bad_dags_in_a_dagbag
 
     assert sorted(errors) == REFUSED
     for dag_id, message in errors.items():
-        assert message.startswith(f"AirflowClusterPolicyViolation: DAG {dag_id!r} has Gradient tasks")
+        assert message.startswith(
+            f"AirflowClusterPolicyViolation: DAG {dag_id!r} has Gradient tasks"
+        )
         for expected in shapes.EXPECTED[dag_id]:
             assert expected in message, (expected, message)
     assert result["dags"] == sorted(shapes.GOOD)

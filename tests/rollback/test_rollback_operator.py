@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_gradient.exceptions import InvalidArgumentsError, RollbackRefusedError
@@ -190,7 +189,9 @@ def test_an_apply_task_id_naming_no_task_fails_without_retries(
 
     message = str(caught.value)
     assert isinstance(caught.value, AirflowFailException)
-    assert "apply_task_id='apply_somewhere_else', which is no task of DAG 'test_rollback'" in message
+    assert (
+        "apply_task_id='apply_somewhere_else', which is no task of DAG 'test_rollback'" in message
+    )
     assert f"apply tasks of the DAG: {APPLY}" in message and "apply_result=" in message
     assert sb.requests == []
 
