@@ -149,7 +149,7 @@ class GradientApplyRecommendationOperator(
     an ``execution_timeout`` is set (on the task, in ``default_args`` or by
     ``[core] default_task_execution_timeout``), the task sets it when it starts to
     ``time_bound()`` plus :data:`EXECUTION_TIMEOUT_MARGIN` seconds, rounded up (with the
-    defaults and a job given by ``job_id``: 3,600 + 60 s); none when custom
+    default hook arguments, ``project_id`` and ``job_id``: 3,600 + 60 s); none when custom
     ``databricks_retry_args`` make the bound unknown. Whatever fails, the job ends either
     exactly as it was or with exactly the merged spec: after ``jobs/update`` (also when that
     call fails) the job is read back, and the read-back decides what is reported. The XCom
