@@ -205,7 +205,7 @@ class GradientApplyRecommendationOperator(
             )
         if job_id is not None and job_name is not None:
             raise ValueError(f"{self.task_id}: give job_id or job_name, not both.")
-        if isinstance(guard_rails, Mapping):  # a typo fails the parse, not the run
+        if guard_rails is not None:  # not templated: a typo fails the parse, not the run
             from airflow_gradient.core.errors import InvalidGuardRailsError
             from airflow_gradient.core.guardrails import GuardRails
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -277,3 +278,43 @@ def test_reference_in_force_without_a_tag_says_so() -> None:
         reference.source
         == "cluster job_clusters/main of Databricks job 7 carries no sync:recommendation-id tag"
     )
+
+
+# --- explicit references (newer_than_recommendation_id / newer_than_time) --------------------
+
+
+def test_an_explicit_id_is_never_read_as_a_time() -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    reference = explicit_reference("2026-01-01-rec")
+
+    assert reference is not None and reference.recommendation_id == "2026-01-01-rec"
+    assert reference.include_reference and reference.source == "newer_than_recommendation_id"
+
+
+def test_an_explicit_time_and_nothing() -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    reference = explicit_reference(None, "2026-01-01T08:00:00Z")
+
+    assert reference is not None and reference.after == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert reference.source == "newer_than_time"
+    assert explicit_reference(None, None) is None
+    assert explicit_reference("None", "") is None  # what empty templates render to
+
+
+@pytest.mark.parametrize(
+    ("rec_id", "after", "words"),
+    [
+        ("r1", "2026-01-01", "not both"),
+        (None, "rec-1", "is not a datetime or an ISO-8601 timestamp"),
+        ({"recommendation_id": "r1"}, None, "must be a recommendation id (text)"),
+    ],
+)
+def test_explicit_references_that_make_no_sense_are_refused(
+    rec_id: Any, after: Any, words: str
+) -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    with pytest.raises(ValueError, match=re.escape(words)):
+        explicit_reference(rec_id, after)

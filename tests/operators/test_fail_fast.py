@@ -65,12 +65,13 @@ PERMANENT = {
     "unsupported_dag_shape": "UnsupportedPathError",
     "invalid_recommendation": "InvalidRecommendationError",
     "auto_apply_conflict": "AutoApplyConflictError",
-    "bad_guard_rails_argument": "InvalidGuardRailsError",
     "no_job_reference": "InvalidArgumentsError",
     "ambiguous_cluster": "AmbiguousClusterError",
     "missing_cluster": "ClusterNotFoundError",
 }
 TRANSIENT = {"gradient_500": "GradientApiError"}
+# A guard_rails typo no longer reaches execute: the DAG fails to parse (see
+# tests/operators/test_apply_arguments.py).
 
 
 def _targets(sb: Sandbox) -> dict[str, tuple[int | None, str, dict[str, Any]]]:
@@ -103,8 +104,6 @@ def _targets(sb: Sandbox) -> dict[str, tuple[int | None, str, dict[str, Any]]]:
     targets["invalid_recommendation"] = (job_id, project_id, {})
     job_id, project_id = target(auto_apply_recs=True)
     targets["auto_apply_conflict"] = (job_id, project_id, {})
-    job_id, project_id = target()
-    targets["bad_guard_rails_argument"] = (job_id, project_id, {"guard_rails": {"max_wrkrs": 4}})
     job_id, project_id = target()
     targets["no_job_reference"] = (None, project_id, {})
     job_id, project_id = target(job=two_untagged)
