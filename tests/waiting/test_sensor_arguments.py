@@ -155,7 +155,24 @@ def test_the_request_operator_without_a_tracking_project_fails_without_retries(
     assert [c for c in gradient_calls(sb) if c.startswith("POST /v1/projects/")] == []
 
 
-def test_connection_ids_are_templated() -> None:
-    for cls in (GradientRecommendationSensor, GradientRequestRecommendationOperator):
+def test_connection_ids_are_templated_everywhere() -> None:
+    from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
+    from airflow_gradient.operators.rollback import GradientRollbackOperator
+    from airflow_gradient.operators.webhook import GradientWebhookOperator
+
+    gradient = (
+        GradientApplyRecommendationOperator,
+        GradientRecommendationSensor,
+        GradientRequestRecommendationOperator,
+        GradientWebhookOperator,
+    )
+    databricks = (
+        GradientApplyRecommendationOperator,
+        GradientRecommendationSensor,
+        GradientRollbackOperator,
+        GradientWebhookOperator,
+    )
+    for cls in gradient:
         assert "gradient_conn_id" in cls.template_fields, cls
-    assert "databricks_conn_id" in GradientRecommendationSensor.template_fields
+    for cls in databricks:
+        assert "databricks_conn_id" in cls.template_fields, cls
