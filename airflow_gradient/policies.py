@@ -38,10 +38,7 @@ _SUPPORTED = (
     "Databricks job."
 )
 
-_MIGRATION = (
-    "https://github.com/synccomputingcode/airflow-gradient/blob/main/"
-    "example_dags/gradient_submit_run_migration.py"
-)
+_MIGRATION = "the DAG template example_dags/gradient_submit_run_migration.py of airflow-gradient"
 
 _ONE_TIME_RUN_HELP = (
     "Task {task} is a {op} downstream of {apply}{where}: it launches a one-time run "

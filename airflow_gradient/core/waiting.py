@@ -265,13 +265,15 @@ class Outcome:
     ``status``: ``"done"`` (``recommendation_id`` is the newest SUCCESS that counts),
     ``"failed"`` (every recommendation that counts is a FAILURE; ``recommendation_id`` and
     ``error`` are the newest one's), ``"waiting"`` (``message`` says what is awaited) or ``"error"``
-    (the reply or the reference cannot be used; ``message`` says why and what to do).
+    (the reply or the reference cannot be used; ``message`` says why and what to do;
+    ``permanent`` when reading again would meet the same error: the reference is wrong).
     """
 
     status: Literal["done", "failed", "waiting", "error"]
     message: str
     recommendation_id: str | None = None
     error: str | None = None
+    permanent: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,7 @@ def _counting(
             f"Recommendation {reference.recommendation_id} ({reference.source or 'reference'}) "
             f"is not a recommendation of Gradient project {project_id}. Check the project id "
             "and the reference.",
+            permanent=True,
         )
     if reference.after is not None:
         counting = []
@@ -334,6 +337,7 @@ def _counting(
                     f"Recommendation {item.id} of Gradient project {project_id} has no readable "
                     f"created_at ({show(item.created_at, 200)}), so it cannot be compared with "
                     f"{reference.after.isoformat()}. Use a recommendation id as the reference.",
+                    permanent=True,
                 )
             if created > reference.after:
                 counting.append(item)

@@ -12,13 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_gradient.core.apply_options import IF_NO_RECOMMENDATION, ON_REVERT, TERRAFORM_GUIDE
+from airflow_gradient.core.apply_options import (
+    IF_NO_RECOMMENDATION,
+    ON_BUNDLE,
+    ON_REVERT,
+    TERRAFORM_GUIDE,
+)
 from airflow_gradient.exceptions import (
     DatabricksJobError,
+    ErrorBoundary,
     GradientError,
     InvalidArgumentsError,
     UnsupportedPathError,
-    airflow_errors,
 )
 from airflow_gradient.hook_properties import (
     DEFAULT_DATABRICKS_RETRY_DELAY,
@@ -33,12 +38,14 @@ if TYPE_CHECKING:
 
     from airflow_gradient.core.apply_options import ApplyOptions
     from airflow_gradient.core.apply_plan import ApplyPlan, ReadBackOutcome, Target
+    from airflow_gradient.core.bundles.deployment import BundleFacts
     from airflow_gradient.core.guardrails import GuardRails
     from airflow_gradient.core.redaction import Redactor
     from airflow_gradient.core.results import ApplyResult
 
 __all__ = [
     "IF_NO_RECOMMENDATION",
+    "ON_BUNDLE",
     "ON_REVERT",
     "TERRAFORM_GUIDE",
     "GradientApplyRecommendationOperator",
@@ -96,7 +103,7 @@ def network_steps(gradient: float, databricks: float, pages: _Pages) -> list[tup
 
 
 class GradientApplyRecommendationOperator(
-    GradientHookProperty, DatabricksHookProperty, BaseOperator
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
 ):
     """Apply the project's newest SUCCESS recommendation to the Databricks job's cluster.
 
@@ -132,6 +139,11 @@ class GradientApplyRecommendationOperator(
     :param on_revert: what to do when the cluster is tagged with a recommendation it no longer
         holds (Terraform, Asset Bundles, a job reset or a manual edit reverted it): ``"warn"``
         (log it, leave the job as it is), ``"fail"``, or ``"reapply"`` (write it again).
+    :param on_bundle: what to do when a Databricks Asset Bundle owns the job (its next deploy
+        reverts the apply): ``"warn"`` (apply, and log the bundle, the target and the command
+        that writes the recommendation into the bundle), ``"fail"`` (refuse before any write),
+        or ``"apply"`` (apply, log at INFO). Jobs Databricks manages (``SYSTEM_MANAGED``) are
+        always refused. The XCom's ``bundle`` holds the facts (``None`` for other jobs).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
     :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
         ``DatabricksRunNowOperator``.
@@ -155,7 +167,7 @@ class GradientApplyRecommendationOperator(
     call fails) the job is read back, and the read-back decides what is reported. The XCom
     says how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
-    See https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/reliability.md.
+    See docs/reliability.md in the airflow-gradient documentation.
     """
 
     template_fields: Sequence[str] = (
@@ -186,6 +198,7 @@ class GradientApplyRecommendationOperator(
         if_no_recommendation: str = "skip",
         allow_auto_apply_conflict: bool = False,
         on_revert: str = "warn",
+        on_bundle: str = "warn",
         gradient_hook_params: Mapping[str, Any] | None = None,
         databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
         databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
@@ -202,6 +215,10 @@ class GradientApplyRecommendationOperator(
         if on_revert not in ON_REVERT:
             raise ValueError(
                 f"{self.task_id}: on_revert must be one of {ON_REVERT}, not {on_revert!r}."
+            )
+        if on_bundle not in ON_BUNDLE:
+            raise ValueError(
+                f"{self.task_id}: on_bundle must be one of {ON_BUNDLE}, not {on_bundle!r}."
             )
         if job_id is not None and job_name is not None:
             raise ValueError(f"{self.task_id}: give job_id or job_name, not both.")
@@ -226,6 +243,7 @@ class GradientApplyRecommendationOperator(
         self.if_no_recommendation = if_no_recommendation
         self.allow_auto_apply_conflict = allow_auto_apply_conflict
         self.on_revert = on_revert
+        self.on_bundle = on_bundle
         self.gradient_hook_params = dict(gradient_hook_params or {})
         self.set_databricks_hook_params(
             retry_limit=databricks_retry_limit,
@@ -262,7 +280,6 @@ class GradientApplyRecommendationOperator(
             return None
         return timedelta(seconds=math.ceil(bound + EXECUTION_TIMEOUT_MARGIN))
 
-    @airflow_errors()
     def execute(self, context: Context) -> ApplyResult:
         from airflow_gradient.core.apply_plan import (
             check_project,
@@ -284,13 +301,14 @@ class GradientApplyRecommendationOperator(
         project, latest, job = self._read_everything(project_id, job_id, job_name)
         mask_cluster_secrets(job, latest)  # masked in the task log from here on
         job_id = int(job["job_id"])
+        bundle = self._bundle_facts(job["settings"], job_id)
         for warning in check_project(project, job_id, options):
             self.log.warning("%s", warning)
         self._persist_links(context, project_id, job_id)
         if latest is None:
             result, message = no_recommendation_result(job_id, options)
             self.log.info("%s", message)
-            return result
+            return _with_bundle(result, bundle)
 
         target = prepare(project, latest, job, options)
         tagged = self._read_tagged_configuration(project_id, target)
@@ -299,8 +317,8 @@ class GradientApplyRecommendationOperator(
         )
         self._log_plan(plan)
         if plan.action != "write":
-            return plan.result()
-        return plan.written(self._write(plan))
+            return _with_bundle(plan.result(), bundle)
+        return _with_bundle(plan.written(self._write(plan)), bundle)
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
         """Most seconds :meth:`execute` can spend on the network, from the hook arguments.
@@ -361,6 +379,17 @@ class GradientApplyRecommendationOperator(
         )
         return project_id
 
+    def _bundle_facts(self, settings: Mapping[str, Any], job_id: int) -> BundleFacts | None:
+        """Log who deploys the job (a bundle's next deploy reverts the apply); refuse per
+        ``on_bundle`` (and always for a job Databricks manages) before anything is written."""
+        from airflow_gradient.core.bundles.deployment import bundle_decision
+
+        decision = bundle_decision(settings, self.on_bundle, job_id=job_id)
+        if decision.level != "none":
+            log = self.log.warning if decision.level == "warning" else self.log.info
+            log("%s", decision.message)
+        return decision.facts
+
     def _refuse_unsupported_downstream(self) -> None:
         from airflow_gradient.policies import downstream_findings
 
@@ -420,7 +449,6 @@ class GradientApplyRecommendationOperator(
         """The configuration of the recommendation the cluster is tagged with, when it is not
         the one being applied (to judge a revert); ``None`` when there is none or it is
         unreadable (then no revert is judged)."""
-        from airflow_gradient.core.errors import CoreError
         from airflow_gradient.core.recommendation import parse_recommendation
 
         tagged = target.tagged_to_fetch
@@ -429,7 +457,7 @@ class GradientApplyRecommendationOperator(
         try:
             raw = self.gradient_hook.get_recommendation(project_id, tagged)
             return parse_recommendation(raw, project_id=project_id).configuration
-        except (GradientError, CoreError) as err:  # unreadable: judge no revert
+        except GradientError as err:  # unreadable: judge no revert
             self.log.info(
                 "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
             )
@@ -520,6 +548,12 @@ class GradientApplyRecommendationOperator(
             context, gradient_project_url(self.gradient_hook.credentials.base_url, project_id)
         )
         DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
+
+
+def _with_bundle(result: ApplyResult, bundle: BundleFacts | None) -> ApplyResult:
+    """The result with the job's bundle facts (the XCom's ``bundle`` field)."""
+    result["bundle"] = bundle
+    return result
 
 
 def _given(value: Any) -> str | None:

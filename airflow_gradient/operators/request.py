@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_gradient.exceptions import InvalidArgumentsError, airflow_errors
+from airflow_gradient.exceptions import ErrorBoundary, InvalidArgumentsError
 from airflow_gradient.hook_properties import GradientHookProperty
 from airflow_gradient.links import GradientProjectLink, gradient_project_url
 
@@ -20,7 +20,7 @@ DEFAULT_REUSE_WINDOW = timedelta(minutes=30)
 """A PENDING recommendation younger than this is reused instead of requesting another."""
 
 
-class GradientRequestRecommendationOperator(GradientHookProperty, BaseOperator):
+class GradientRequestRecommendationOperator(ErrorBoundary, GradientHookProperty, BaseOperator):
     """Request a new recommendation for a Gradient project; return (XCom) its id.
 
     ``POST /v1/projects/{id}/recommendations`` is not idempotent, so it is sent once and never
@@ -77,7 +77,6 @@ class GradientRequestRecommendationOperator(GradientHookProperty, BaseOperator):
         self.gradient_conn_id = gradient_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
 
-    @airflow_errors()
     def execute(self, context: Context) -> str:
         project_id = self._project_id()
         GradientProjectLink.persist(

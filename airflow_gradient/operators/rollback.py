@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient._compat import AirflowProviderDeprecationWarning
-from airflow_gradient.exceptions import InvalidArgumentsError, airflow_errors
+from airflow_gradient.core.apply_options import ON_BUNDLE
+from airflow_gradient.exceptions import ErrorBoundary, InvalidArgumentsError
 from airflow_gradient.hook_properties import (
     DEFAULT_DATABRICKS_RETRY_DELAY,
     DEFAULT_DATABRICKS_RETRY_LIMIT,
@@ -21,6 +22,7 @@ from airflow_gradient.links import DatabricksJobLink
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_gradient.core.bundles.deployment import BundleFacts
     from airflow_gradient.core.redaction import Redactor
     from airflow_gradient.core.rollback import RollbackPlan, RollbackRequest
 
@@ -29,7 +31,7 @@ DEFAULT_APPLY_TASK_ID = "apply_recommendation"
 APPLY = "GradientApplyRecommendationOperator"
 
 
-class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
+class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperator):
     """Put back the fields of a job's cluster a Gradient apply task changed (its
     ``rollback_fields``), keeping everything else as the job has it at rollback time.
 
@@ -92,6 +94,10 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
         ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
         still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
+    :param on_bundle: what to do when a Databricks Asset Bundle owns the job, as for the apply
+        operator: ``"warn"`` (restore and log the bundle), ``"fail"`` (refuse before any
+        write) or ``"apply"``; ``SYSTEM_MANAGED`` jobs are always refused. A restoring
+        rollback's XCom holds the facts in ``bundle``.
     """
 
     template_fields: Sequence[str] = (
@@ -124,6 +130,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
         databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
+        on_bundle: str = "warn",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,6 +138,11 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             raise ValueError(
                 f"{self.task_id}: give apply_result (e.g. apply.output) or apply_task_id, not both."
             )
+        if on_bundle not in ON_BUNDLE:
+            raise ValueError(
+                f"{self.task_id}: on_bundle must be one of {ON_BUNDLE}, not {on_bundle!r}."
+            )
+        self.on_bundle = on_bundle
         if cluster_spec is not None:
             if apply_result is not None:
                 raise ValueError(
@@ -193,7 +205,6 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
         if finding:
             raise ValueError(finding)
 
-    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.redaction import redact_changes
@@ -217,6 +228,7 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             self.log.info("%s", plan.reason)
             return self._result(plan, redactor)
 
+        bundle = self._bundle_facts(job["settings"], job_id)
         if plan.forced:
             self.log.warning("%s", plan.reason)
         else:
@@ -230,9 +242,20 @@ class GradientRollbackOperator(DatabricksHookProperty, BaseOperator):
             job_id,
             plan.cluster_path,
         )
-        return self._result(plan, redactor, rolled_back=True)
+        return {**self._result(plan, redactor, rolled_back=True), "bundle": bundle}
 
     # --- steps ----------------------------------------------------------------------------
+
+    def _bundle_facts(self, settings: Mapping[str, Any], job_id: int) -> BundleFacts | None:
+        """Log who deploys the job; refuse per ``on_bundle`` (always for a job Databricks
+        manages) before anything is written."""
+        from airflow_gradient.core.bundles.deployment import bundle_decision
+
+        decision = bundle_decision(settings, self.on_bundle, job_id=job_id, action="rollback")
+        if decision.level != "none":
+            log = self.log.warning if decision.level == "warning" else self.log.info
+            log("%s", decision.message)
+        return decision.facts
 
     def _request(self, context: Context) -> RollbackRequest:
         """What to roll back: the explicit spec, the given apply result, or the apply's XCom."""

@@ -15,8 +15,8 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_gradient.core.webhooks import DEFAULT_DESTINATION_NAME
 from airflow_gradient.exceptions import (
     DatabricksJobError,
-    NotificationDestinationError,
-    airflow_errors,
+    DestinationConfigurationError,
+    ErrorBoundary,
 )
 from airflow_gradient.hook_properties import (
     DEFAULT_DATABRICKS_RETRY_DELAY,
@@ -60,7 +60,9 @@ def _source_problem(
     return None
 
 
-class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, BaseOperator):
+class GradientWebhookOperator(
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Make sure a Databricks job's start webhook reaches Gradient.
 
     Ensures that the notification destination exists and that the job's job-level
@@ -159,7 +161,6 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
             hook_params=databricks_hook_params,
         )
 
-    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.webhooks import event_destination_ids, wire_on_start
 
@@ -167,7 +168,7 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
             self.webhook_conn_id, self.gradient_workspace_id, self.destination
         )
         if problem:
-            raise NotificationDestinationError(f"{self.task_id}: after rendering, {problem}")
+            raise DestinationConfigurationError(f"{self.task_id}: after rendering, {problem}")
         hook = self.databricks_hook
         job_id = hook.resolve_job_id(job_id=self.job_id, job_name=self.job_name)
         DatabricksJobLink.persist(context, hook.job_url(job_id))
@@ -249,7 +250,7 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
             # Another task created it between our lookup and our create: use theirs.
             found = find_destination(hook.iter_destinations(), name)
             if found is None:
-                raise NotificationDestinationError(
+                raise DestinationConfigurationError(
                     f"Databricks refused to create notification destination {name!r} because "
                     "one of that name exists, but the list does not show it. Check that the "
                     "connection's identity can see every destination (workspace admin)."
@@ -283,7 +284,7 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
         try:
             conn = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Airflow connection {conn_id!r} (webhook_conn_id) does not exist. Create it "
                 "(type http) with host = the webhook URL and login/password = its basic-auth "
                 "user and password, or pass gradient_workspace_id to use the destination "
@@ -302,14 +303,14 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
         except GradientApiError as err:
             if err.status != 404:
                 raise
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient knows no Databricks workspace {workspace_id} ({err.api_message}). "
                 "Check gradient_workspace_id (the Databricks workspace id as onboarded in "
                 f"Gradient) and connection {self.gradient_conn_id!r}."
             ) from err
         webhook_id = workspace.get("webhook_id")
         if not isinstance(webhook_id, str) or not webhook_id.strip():
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient workspace {workspace_id} has no webhook_id: Gradient has no "
                 "notification destination in this workspace yet. Finish the workspace's "
                 "onboarding in Gradient, or pass webhook_conn_id to create the destination "
@@ -317,7 +318,7 @@ class GradientWebhookOperator(GradientHookProperty, DatabricksHookProperty, Base
             )
         found = self.databricks_hook.get_destination(webhook_id)
         if found is None:
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient workspace {workspace_id} has webhook_id {webhook_id}, but the "
                 f"Databricks workspace of connection {self.databricks_conn_id!r} has no "
                 "notification destination with that id (deleted, or another workspace). "

@@ -19,10 +19,11 @@ from airflow.providers.common.compat.sdk import (
 from airflow_gradient._compat import AirflowProviderDeprecationWarning
 from airflow_gradient.exceptions import (
     AwaitedRecommendationFailedError,
+    ErrorBoundary,
     GradientError,
     InvalidArgumentsError,
+    PermanentError,
     RecommendationFailedError,
-    airflow_errors,
 )
 from airflow_gradient.hook_properties import (
     DEFAULT_DATABRICKS_RETRY_DELAY,
@@ -44,7 +45,7 @@ DEFAULT_TIMEOUT = timedelta(hours=2)
 
 
 class GradientRecommendationSensor(
-    GradientHookProperty, DatabricksHookProperty, BaseSensorOperator
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseSensorOperator
 ):
     """Wait until a Gradient project has a SUCCESS recommendation newer than a reference.
 
@@ -194,7 +195,6 @@ class GradientRecommendationSensor(
 
     # --- the three modes ------------------------------------------------------------------
 
-    @airflow_errors()
     def execute(self, context: Context) -> Any:
         self._persist_links(context)
         if not self.deferrable:
@@ -224,7 +224,6 @@ class GradientRecommendationSensor(
             timeout=timedelta(seconds=float(self.timeout) + max(float(self.poke_interval), 60)),
         )
 
-    @airflow_errors()
     def poke(self, context: Context) -> PokeReturnValue:
         from airflow_gradient.core.waiting import PER_PAGE, decide
 
@@ -237,11 +236,10 @@ class GradientRecommendationSensor(
         if outcome.status == "failed":
             raise self._failure(outcome.message)
         if outcome.status == "error":
-            raise GradientError(outcome.message)
+            raise _error_class(outcome.permanent)(outcome.message)
         self.log.info("Not yet: %s", outcome.message)
         return PokeReturnValue(is_done=False)
 
-    @airflow_errors()
     def execute_complete(self, context: Context, event: Mapping[str, Any] | None = None) -> str:
         """Resume after the trigger: the recommendation id, or a clear error."""
         event = dict(event or {})
@@ -261,7 +259,7 @@ class GradientRecommendationSensor(
                 f"{message} Raise timeout= if Gradient needs longer, or check the project."
             )
         if status == "error":
-            raise GradientError(message)
+            raise _error_class(event.get("permanent") is True)(message)
         raise GradientError(
             f"Waiting for a recommendation of Gradient project {project or '(found by job)'} "
             f"ended with an unexpected event {event!r}."
@@ -329,7 +327,7 @@ class GradientRecommendationSensor(
             try:
                 reference = parse_reference(self.newer_than, source="newer_than")
             except ValueError as err:
-                raise GradientError(f"{self.task_id}: {err}") from None
+                raise InvalidArgumentsError(f"{self.task_id}: {err}") from None
             if reference.recommendation_id is not None:
                 self._check_reference_exists(reference)
         elif self.resolved_job_id is not None:
@@ -353,7 +351,7 @@ class GradientRecommendationSensor(
         except GradientApiError as err:
             if err.status != 404:
                 raise
-            raise GradientError(
+            raise InvalidArgumentsError(
                 f"{self.task_id}: {reference.source}={rec_id!r} is not a recommendation of "
                 f"Gradient project {self.resolved_project_id} ({err.api_message or err}). Check "
                 f"the project id and the value of {reference.source}."
@@ -396,3 +394,9 @@ def _text(value: Any) -> str | None:
     """A templated optional argument as text, or ``None`` when it rendered empty."""
     text = "" if value is None else str(value).strip()
     return None if text in ("", "None") else text
+
+
+def _error_class(permanent: bool) -> type[GradientError]:
+    """The class of an ``"error"`` outcome or event: :class:`PermanentError` when a retry would
+    meet the same error (a reference that is not the project's, a refused connection)."""
+    return PermanentError if permanent else GradientError

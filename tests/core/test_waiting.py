@@ -151,6 +151,7 @@ def test_failure_after_in_force_fails_when_nothing_is_pending() -> None:
 def test_reference_missing_from_a_short_page_is_an_error() -> None:
     outcome = decide([rec("r9", "SUCCESS")], AWAITED, project_id=P)
     assert outcome.status == "error" and "r1" in outcome.message and P in outcome.message
+    assert outcome.permanent  # the reference is wrong: reading again cannot help
 
 
 def test_reference_beyond_a_full_page_makes_the_whole_page_newer() -> None:
@@ -179,6 +180,7 @@ def test_time_reference_with_an_unreadable_created_at_is_an_error() -> None:
     outcome = decide([rec("r2", "SUCCESS", "yesterday")], ref, project_id=P)
     assert outcome.status == "error" and "'yesterday'" not in outcome.message
     assert '"yesterday"' in outcome.message and "r2" in outcome.message
+    assert outcome.permanent
 
 
 def test_no_reference_takes_any_success() -> None:
@@ -196,6 +198,7 @@ def test_unknown_states_are_waited_on_and_lower_case_is_read() -> None:
 def test_an_unreadable_entry_is_an_error_not_a_crash() -> None:
     outcome = decide([{"state": "SUCCESS"}], Reference(), project_id=P)
     assert outcome.status == "error" and "entry 0" in outcome.message
+    assert not outcome.permanent  # a garbled reply: the next read may be fine
 
 
 def test_a_failure_without_text_says_so() -> None:

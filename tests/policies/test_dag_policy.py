@@ -17,7 +17,7 @@ from tests.policies import shapes
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: What the README tells users to put in ``$AIRFLOW_HOME/config/airflow_local_settings.py``.
+#: What docs/policies.md tells users to put in ``$AIRFLOW_HOME/config/airflow_local_settings.py``.
 ENABLE_POLICY = (
     "# Refuse DAGs that combine GradientApplyRecommendationOperator with unsupported tasks.\n"
     "from airflow_gradient.policies import dag_policy  # noqa: F401\n"
@@ -152,7 +152,7 @@ def test_cluster_policy_from_airflow_local_settings_rejects_bad_dags_in_a_dagbag
     tmp_path: Path,
 ) -> None:
     """The real thing: a fresh AIRFLOW_HOME whose config/airflow_local_settings.py holds the
-    two README lines, and a DagBag over a folder of good and bad DAGs."""
+    two lines of docs/policies.md, and a DagBag over a folder of good and bad DAGs."""
     home = tmp_path / "home"
     (home / "config").mkdir(parents=True)
     (home / "config" / "airflow_local_settings.py").write_text(ENABLE_POLICY, encoding="utf-8")

@@ -19,6 +19,7 @@ from airflow_gradient.exceptions import (
     AwaitedRecommendationFailedError,
     GradientApiError,
     GradientError,
+    PermanentError,
     RecommendationFailedError,
 )
 from airflow_gradient.sandbox import Sandbox
@@ -292,6 +293,23 @@ def test_execute_complete_turns_events_into_clear_errors(
         s.execute_complete(context(), event)
     assert "proj-9" in str(caught.value)
     assert s.execute_complete(context(), {"status": "success", "recommendation_id": "r2"}) == "r2"
+
+
+@pytest.mark.parametrize(("permanent", "fails_fast"), [(True, True), (False, False), (None, False)])
+def test_execute_complete_maps_a_trigger_error_like_poke(
+    permanent: bool | None, fails_fast: bool
+) -> None:
+    s = GradientRecommendationSensor(task_id="w", project_id="proj-9", newer_than="r1")
+    event: dict[str, Any] = {"status": "error", "message": "refused"}
+    if permanent is not None:
+        event["permanent"] = permanent
+    with pytest.raises(GradientError, match="refused") as caught:
+        s.execute_complete(context(), event)
+    assert isinstance(caught.value, AirflowFailException) is fails_fast
+    assert isinstance(caught.value, PermanentError) is fails_fast
+    with pytest.raises(GradientError) as resumed:
+        s.resume_execution("execute_complete", {"event": event}, context())
+    assert isinstance(resumed.value, AirflowFailException) is fails_fast
 
 
 def test_execute_complete_failure_with_a_baseline_may_be_retried() -> None:
