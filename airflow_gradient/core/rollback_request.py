@@ -66,23 +66,36 @@ def _job_id(value: Any) -> int | None:
         return None
 
 
-def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
+def request_from_apply_result(
+    result: Any, *, source: str, allow_missing: bool = False
+) -> RollbackRequest:
     """Read what the apply task returned (its XCom) into a :class:`RollbackRequest`.
 
-    ``None`` (the apply failed or was skipped before returning), ``applied`` false (nothing
-    was written: no recommendation, or the job already had it) and ``dry_run`` give a request
-    with ``nothing_reason`` set. A string is read as JSON or as a Python literal (what a Jinja
-    template renders a dict to).
+    ``applied`` false (nothing was written: no recommendation, or the job already had it) and
+    ``dry_run`` give a request with ``nothing_reason`` set; so does ``None`` (no result: the
+    apply failed or was skipped before returning, or did not run) when ``allow_missing``. A
+    string is read as JSON or as a Python literal (what a Jinja template renders a dict to).
 
     The fields to put back are the result's ``rollback_fields``; a result that says it
     applied but has none is refused (it is not the apply task's own result).
 
     :param result: the apply operator's return value.
     :param source: where it came from, for messages (e.g. ``"apply task 'apply'"``).
-    :raises RollbackRefusedError: the value is not an apply result, or it says the apply wrote
-        but lacks what is needed to undo it (``rollback_fields``, ``job_id``, ``cluster_path``).
+    :param allow_missing: ``None`` means nothing to roll back; otherwise it is refused (a
+        rollback that silently never happens is worse than a failed task).
+    :raises RollbackRefusedError: no result (unless ``allow_missing``), the value is not an
+        apply result, or it says the apply wrote but lacks what is needed to undo it.
     """
     result = _literal(result)
+    if result is None and not allow_missing:
+        raise RollbackRefusedError(
+            f"{source} returned no result (it failed or was skipped before finishing, did not "
+            "run, or does not push its return value to XCom), so what to roll back is unknown. "
+            "Nothing was written. Check that the rollback reads the right apply task "
+            "(apply_result=<apply task>.output); pass allow_missing_result=True if the apply "
+            "may legitimately not have run (e.g. trigger_rule='one_failed' after a failed apply, "
+            "which writes nothing)."
+        )
     if result is None:
         return RollbackRequest(
             source=source,

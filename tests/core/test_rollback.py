@@ -230,7 +230,7 @@ def test_an_apply_that_only_added_fields_is_still_rolled_back() -> None:
     ],
 )
 def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) -> None:
-    request = request_from_apply_result(result, source=SOURCE)
+    request = request_from_apply_result(result, source=SOURCE, allow_missing=True)
 
     plan = rollback_plan({}, request, redactor=by_name)
 
@@ -255,6 +255,16 @@ def test_only_applied_true_counts_as_a_write(applied: Any) -> None:
     assert request.nothing_reason is not None
     assert f"applied={applied!r}" in request.nothing_reason
     assert plan.write is False and plan.new_settings is None
+
+
+@pytest.mark.parametrize("result", [None, "None", "null"])
+def test_a_missing_apply_result_is_refused_unless_allowed(result: Any) -> None:
+    """No result (a typo'd task, an apply that never ran) must not pass as 'nothing to do'."""
+    with pytest.raises(RollbackRefusedError, match="returned no result") as caught:
+        request_from_apply_result(result, source=SOURCE)
+
+    assert "allow_missing_result=True" in str(caught.value)
+    assert "apply_result=<apply task>.output" in str(caught.value)
 
 
 def test_a_cluster_already_back_at_the_old_spec_is_not_written() -> None:

@@ -48,8 +48,6 @@ def test_the_wheel_carries_license_urls_types_and_one_version(tmp_path: Path) ->
     assert "License-File: LICENSE" in headers
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "airflow_gradient/py.typed" in names
-    urls = {h.split(": ", 1)[1].split(", ")[0] for h in headers if h.startswith("Project-URL")}
-    assert {"Documentation", "Source", "Changelog"} <= urls
     requires = [h.split(": ", 1)[1] for h in headers if h.startswith("Requires-Dist")]
     plain = {r.split(">")[0].split("=")[0].strip() for r in requires if "extra ==" not in r}
     # Every third-party module the package imports outside the optional extra is declared.
@@ -65,6 +63,11 @@ def test_the_wheel_carries_license_urls_types_and_one_version(tmp_path: Path) ->
     # Imported by the tests only: the dev extra, not a requirement of the package.
     assert {"pendulum", "requests"}.isdisjoint(plain)
     assert "python-hcl2" not in plain
+    # No project URL until one is verified; the maintainers, never Sync Computing, as authors.
+    assert not [h for h in headers if h.startswith(("Project-URL", "Home-page"))]
+    assert "Author: airflow-gradient maintainers" in headers
+    assert not [h for h in headers if "sync computing" in h.lower() and h.startswith("Author")]
+    assert any(r.startswith("sphinx>=") and 'extra == "docs"' in r for r in requires)
     assert any(r.startswith("python-hcl2") and 'extra == "terraform"' in r for r in requires)
     assert "Classifier: Framework :: Apache Airflow :: Provider" in headers
     assert "Classifier: Programming Language :: Python :: 3.11" in headers

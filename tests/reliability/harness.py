@@ -196,19 +196,24 @@ def run_apply(
 
     from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 
-    with DAG(dag_id="reliability", schedule=None):
-        op = GradientApplyRecommendationOperator(
-            task_id="apply",
-            project_id=project_id,
-            job_id=job_id,
-            gradient_hook_params=dict(
-                GRADIENT_HOOK_PARAMS if gradient_hook_params is None else gradient_hook_params
-            ),
-            databricks_hook_params=dict(
-                DATABRICKS_HOOK_PARAMS if databricks_hook_params is None else databricks_hook_params
-            ),
-            **kwargs,
-        )
+    try:  # an argument refused at parse time is the run's error too
+        with DAG(dag_id="reliability", schedule=None):
+            op = GradientApplyRecommendationOperator(
+                task_id="apply",
+                project_id=project_id,
+                job_id=job_id,
+                gradient_hook_params=dict(
+                    GRADIENT_HOOK_PARAMS if gradient_hook_params is None else gradient_hook_params
+                ),
+                databricks_hook_params=dict(
+                    DATABRICKS_HOOK_PARAMS
+                    if databricks_hook_params is None
+                    else databricks_hook_params
+                ),
+                **kwargs,
+            )
+    except ValueError as err:
+        return Run(None, err, 0.0, None)
     try:
         bound = op.time_bound()
     except Exception:  # a broken connection surfaces in execute, with its own error
