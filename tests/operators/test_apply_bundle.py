@@ -133,8 +133,8 @@ def test_rollback_of_a_bundle_job_warns_and_fail_refuses_before_writing(
 
     def rollback(**kwargs: Any) -> dict[str, Any]:
         with DAG(dag_id="test_rollback_bundle", schedule=None):
-            op = GradientRollbackOperator(task_id="rollback", **kwargs)
-        ti = XComTaskInstance({"apply_recommendation": applied})
+            op = GradientRollbackOperator(task_id="rollback", apply_result=applied, **kwargs)
+        ti = XComTaskInstance({})
         result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[typeddict-item]
         return result
 

@@ -175,6 +175,8 @@ class Run:
     error: BaseException | None
     elapsed: float
     bound: float | None
+    parse_error: bool = False
+    """The error was raised while the operator was built (the DAG would not load)."""
 
     @property
     def outcome(self) -> str:
@@ -213,7 +215,7 @@ def run_apply(
                 **kwargs,
             )
     except ValueError as err:
-        return Run(None, err, 0.0, None)
+        return Run(None, err, 0.0, None, parse_error=True)
     try:
         bound = op.time_bound()
     except Exception:  # a broken connection surfaces in execute, with its own error
