@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install test test-compat test-deployment test-browser deployment redis chromium lint \
-	typecheck pytest demo bench clean
+	typecheck pytest docs demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,19 @@ test-browser: $(BROWSER_STAMP) chromium
 	status=0; $(BIN)/pytest tests/browser -p no:cacheprovider --timeout 900 -rA || status=$$?; \
 		$(BIN)/python scripts/deployment.py down; exit $$status
 
+# The docs extra (Sphinx, MyST-parser) on top of dev.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+# The user documentation (docs/, Sphinx + MyST + autodoc) to docs/_build/html, every warning an
+# error (a broken internal reference is one), then the offline check of every relative link and
+# image in README.md, CONTRIBUTING.md and docs/ (scripts/check_links.py; nothing goes online).
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -E -W --keep-going -q -b html docs docs/_build/html
+	$(BIN)/python scripts/check_links.py
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
@@ -78,9 +91,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/apply.py
 	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
-	$(BIN)/python benchmarks/fault_matrix.py
+	$(BIN)/python tests/reliability/report.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/doctor.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment

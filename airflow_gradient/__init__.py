@@ -13,7 +13,7 @@ from importlib import metadata
 
 from packaging.version import Version
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0.dev0"
 
 #: The oldest Airflow release this package is tested with (``make test-compat``).
 MIN_AIRFLOW_VERSION = "2.11.2"
@@ -37,8 +37,8 @@ def _check_airflow_version(installed: str | None) -> None:
         raise RuntimeError(
             f"The package airflow-gradient {__version__} needs Apache Airflow "
             f"{MIN_AIRFLOW_VERSION}+; Airflow {installed} is installed. Upgrade Airflow, "
-            "or see the compatibility table at "
-            "https://github.com/synccomputingcode/airflow-gradient#compatibility"
+            "or see the compatibility table in the airflow-gradient documentation "
+            "(README.md, section Compatibility)."
         )
 
 

@@ -84,6 +84,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Gradient",
                 "python-modules": [
+                    "airflow_gradient.hooks.gradient_base",
                     "airflow_gradient.hooks.gradient",
                     "airflow_gradient.hooks.databricks",
                 ],

@@ -183,7 +183,7 @@ async def run_batch(
         tracemalloc.stop()
     shared = None
     try:
-        from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+        from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 
         shared = len(ASYNC_CLIENTS.open_clients()) if kind == "gradient" else None
     except ImportError:  # the code before shared clients
@@ -207,7 +207,7 @@ async def run_batch(
 
 
 def measure(sb: RemoteSandbox, kind: str, n: int) -> Batch:
-    from airflow_gradient.hooks._token import TOKEN_CACHE
+    from airflow_gradient.hooks.gradient import TOKEN_CACHE
 
     make = gradient_targets if kind == "gradient" else databricks_targets
     batch = Batch(kind, n)

@@ -10,7 +10,7 @@ dependencies); the wheel itself is rebuilt and reinstalled on every run.
     python scripts/compat.py --cell 3.1.8    # cells whose name contains "3.1.8"
     python scripts/compat.py --constraints   # regenerate compat/constraints-*.txt
     python scripts/compat.py --jobs 1        # one cell at a time (default: 2 at once)
-    python scripts/compat.py --readme        # and, when every cell passes, update README.md
+    python scripts/compat.py --readme        # and, when every cell passes, update CONTRIBUTING.md
 
 Prints a table (also written to ``.compat/table.md``) and ``N passed, N failed in S s``; exits 1
 if any cell failed.
@@ -282,14 +282,14 @@ def table(cells: list[Cell]) -> str:
 
 
 def write_readme_table(report: str) -> None:
-    """Put ``report`` between the compat-table markers of README.md."""
-    readme = ROOT / "README.md"
+    """Put ``report`` between the compat-table markers of CONTRIBUTING.md."""
+    readme = ROOT / "CONTRIBUTING.md"
     text = readme.read_text()
     start, end = "<!-- compat-table:start -->\n", "<!-- compat-table:end -->"
     head, rest = text.split(start, 1)
     _, tail_ = rest.split(end, 1)
     readme.write_text(f"{head}{start}{report}\n{end}{tail_}")
-    print("README.md: compatibility table updated")
+    print("CONTRIBUTING.md: compatibility table updated")
 
 
 def main() -> int:
@@ -298,7 +298,7 @@ def main() -> int:
     parser.add_argument("--constraints", action="store_true", help="regenerate constraints")
     parser.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
     parser.add_argument(
-        "--readme", action="store_true", help="write the table into README.md when all pass"
+        "--readme", action="store_true", help="write the table into CONTRIBUTING.md when all pass"
     )
     args = parser.parse_args()
     if args.constraints:

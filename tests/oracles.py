@@ -1,6 +1,6 @@
 """Expected results written from the documented rules, never from the code under test.
 
-The README (Applying a recommendation, steps 3 and 4) states the rules; this module reads them
+docs/operators/apply.md (What it does, steps 4 and 5) states the rules; this module reads them
 again, independently of ``airflow_gradient.core``, so a bug there (a map replaced whole instead
 of merged key by key, the wrong cluster picked) turns the tests that use it red.
 """
@@ -113,7 +113,7 @@ _MISSING = object()
 def expected_rollback(
     previous: Mapping[str, Any], applied: Mapping[str, Any], current: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The cluster after a rollback, from the documented rule (README, "The XCom contract"):
+    """The cluster after a rollback, from the documented rule (docs/operators/rollback.md):
     each field the apply changed (maps compared key by key, anything else whole) gets its value
     from before the apply back (a field the apply added is removed); every other field keeps
     what the job holds now (``current``)."""

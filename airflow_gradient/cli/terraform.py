@@ -8,8 +8,8 @@ Subcommands (exit 0 = fine, 1 = the check found something, 2 = bad input)::
     check-config FILE.tf [--state FILE] [--format text|json]
 
 Bad input (unreadable file, not a plan, unknown address or cluster key, HCL syntax error)
-prints one line ``error: FILE: problem`` on stderr and exits 2. See
-https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md.
+prints one line ``error: FILE: problem`` on stderr and exits 2. See docs/terraform.md in the
+airflow-gradient documentation.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from airflow_gradient.core import terraform
 from airflow_gradient.core.cluster.diff import ABSENT
 from airflow_gradient.core.json_values import show
 
-DOCS = "https://github.com/synccomputingcode/airflow-gradient/blob/main/docs/terraform.md"
+DOCS = "docs/terraform.md in the airflow-gradient documentation"
 
 #: What ``check-config`` needs and the command that installs it.
 HCL_MISSING = (

@@ -15,12 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_gradient.core.apply_options import (
-    IF_NO_RECOMMENDATION,
-    ON_REVERT,
-    TERRAFORM_GUIDE,
-    ApplyOptions,
-)
+from airflow_gradient.core.apply_options import TERRAFORM_GUIDE, ApplyOptions
 from airflow_gradient.core.cluster.diff import diff_cluster, format_diff, read_back_differences
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.merge import (
@@ -33,6 +28,8 @@ from airflow_gradient.core.cluster.update import update_settings_for
 from airflow_gradient.core.errors import (
     AutoApplyConflictError,
     DatabricksJobError,
+    DatabricksRequestRefusedError,
+    InvalidJobReferenceError,
     NoRecommendationError,
     ReadBackMismatchError,
     RecommendationRevertedError,
@@ -43,10 +40,6 @@ from airflow_gradient.core.redaction import Redactor, redact_changes
 from airflow_gradient.core.results import ApplyResult, WriteConfirmation, apply_result
 
 __all__ = [
-    "IF_NO_RECOMMENDATION",
-    "ON_REVERT",
-    "TERRAFORM_GUIDE",
-    "ApplyOptions",
     "ApplyPlan",
     "ReadBackOutcome",
     "Target",
@@ -80,7 +73,7 @@ def check_project(project: Mapping[str, Any], job_id: int, options: ApplyOptions
         )
     tuned = project.get("job_id")
     if tuned not in (None, "") and str(tuned).strip() != str(job_id):
-        raise DatabricksJobError(
+        raise InvalidJobReferenceError(
             f"Gradient project {options.project_id} tunes Databricks job {tuned}, not job "
             f"{job_id}: its recommendations were learned from the runs of that job. Pass "
             f"job_id={tuned}, or the project_id of job {job_id}. The job was not changed."
@@ -145,7 +138,7 @@ def prepare(
     :param latest: the recommendation reply to apply (not ``None``).
     :param job: the whole ``jobs/get`` reply.
     :raises NoRecommendationError: the recommendation is not SUCCESS.
-    :raises CoreError: whatever the locate, merge, validation or guard rails refuse.
+    :raises GradientError: whatever the locate, merge, validation or guard rails refuse.
     """
     job_id = int(job["job_id"])
     rec = parse_recommendation(latest, project_id=options.project_id)
@@ -352,7 +345,9 @@ def read_back_outcome(
             update_error=str(update_error),
         )
     if update_error is not None and not read_back_differences(before, found):
-        raise DatabricksJobError(
+        # Refused (a missing permission, a wrong id): a retry would be refused the same way.
+        refused = getattr(update_error, "permanent", False)
+        raise (DatabricksRequestRefusedError if refused else DatabricksJobError)(
             f"Recommendation {rec_id} was NOT applied: jobs/update of {where} failed "
             f"({update_error}), and the read-back shows the cluster unchanged: the job is "
             "as it was. Run the task again to retry. (Should an attempt that timed out still "

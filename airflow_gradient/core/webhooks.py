@@ -18,14 +18,12 @@ from urllib.parse import urlsplit
 
 from airflow_gradient.core.errors import (
     DatabricksJobError,
+    DestinationConfigurationError,
     NotificationDestinationError,
     WebhookLimitError,
 )
 
 __all__ = [
-    "DEFAULT_DESTINATION_NAME",
-    "MAX_DESTINATIONS_PER_EVENT",
-    "ON_START",
     "check_room_on_start",
     "describe_url",
     "event_destination_ids",
@@ -119,7 +117,7 @@ def wire_on_start(
     appended. Raises :class:`WebhookLimitError` when ``on_start`` is full.
     """
     if not destination_id:
-        raise NotificationDestinationError("The notification destination id is empty.")
+        raise DestinationConfigurationError("The notification destination id is empty.")
     if destination_id in event_destination_ids(webhook_notifications, job_id=job_id):
         return None
     check_room_on_start(
@@ -149,7 +147,7 @@ def find_destination(
     ]
     if len(matches) > 1:
         ids = ", ".join(str(d.get("id")) for d in matches)
-        raise NotificationDestinationError(
+        raise DestinationConfigurationError(
             f"{len(matches)} Databricks notification destinations are named {display_name!r} "
             f"(ids {ids}), so the name does not say which one to use. Rename or delete the "
             "extra ones in the workspace settings (Notifications), then run this task again."
@@ -173,27 +171,27 @@ def webhook_url(host: str | None, schema: str | None, port: int | None, *, conn_
     """
     raw = (host or "").strip()
     if not raw:
-        raise NotificationDestinationError(
+        raise DestinationConfigurationError(
             f"Airflow connection {conn_id!r} has no host: set host to the webhook URL "
             "(https://...), login and password to its basic-auth user and password."
         )
     if "://" not in raw:
         scheme = (schema or "https").strip().lower()
         if scheme not in ("http", "https"):
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Airflow connection {conn_id!r} has a bare host name and schema {schema!r}, "
                 "which is not http or https: put the whole webhook URL (https://...) in host."
             )
         raw = f"{scheme}://{raw}{f':{port}' if port else ''}"
     parts = urlsplit(raw)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise NotificationDestinationError(
+        raise DestinationConfigurationError(
             f"Airflow connection {conn_id!r}: host is not an http(s) URL with a host name "
             f"(scheme {parts.scheme or 'none'!r}). Put the whole webhook URL (https://...) in "
             "host, and the basic-auth user and password in login and password."
         )
     if parts.username is not None or parts.password is not None:
-        raise NotificationDestinationError(
+        raise DestinationConfigurationError(
             f"Airflow connection {conn_id!r}: the webhook URL in host carries a user or "
             "password. Move them to the connection's login and password fields."
         )

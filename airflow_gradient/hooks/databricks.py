@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowException
 from airflow.providers.databricks.hooks.databricks import (
@@ -29,26 +29,21 @@ from airflow.providers.databricks.hooks.databricks import (
     DatabricksHook,
 )
 
-from airflow_gradient._compat import SerialConnectionLookup
+from airflow_gradient._compat import SerialConnectionLookup, mask_secret
 from airflow_gradient.exceptions import (
     DatabricksJobError,
+    DatabricksRequestRefusedError,
+    DestinationConfigurationError,
     DestinationExistsError,
     GradientError,
+    InvalidJobReferenceError,
     NotificationDestinationError,
 )
-from airflow_gradient.hooks._destinations import (
-    RedactedBody,
-    mask_secret_value,
-    public_destination,
-)
-from airflow_gradient.hooks._job_pages import read_paged_job
-from airflow_gradient.hooks._network import USER_AGENT
-from airflow_gradient.hooks._retries import (
-    HonourRetryAfter,
-    attempts_and_waits,
-    http_failure_reason,
-    http_request_name,
+from airflow_gradient.hooks.gradient_base import (
+    USER_AGENT,
+    bounded_wait,
     log_retry,
+    parse_retry_after,
 )
 
 GET_JOB_ENDPOINT = ("GET", "2.2/jobs/get")
@@ -56,40 +51,76 @@ LIST_RUNS_ENDPOINT = ("GET", "2.2/jobs/runs/list")
 #: runs/list answers at most 25 runs a page.
 RUNS_PAGE_SIZE = 25
 DESTINATIONS_ENDPOINT = "2.0/notification-destinations"
-#: Guard against a server that never stops handing out page tokens.
+#: Guards against a server that never stops handing out page tokens.
 MAX_DESTINATION_PAGES = 100
+MAX_JOB_PAGES = 100
+#: Arrays of ``settings`` that ``jobs/get`` pages (100 items a page).
+PAGED_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
+#: Keyed arrays: Databricks keeps these keys unique within a job.
+KEYED_ARRAYS = (("tasks", "task_key"), ("job_clusters", "job_cluster_key"))
 #: Default cap in seconds on a ``Retry-After`` that Databricks asks for on 429/503.
 DEFAULT_MAX_RETRY_AFTER = 30.0
 #: Error codes Databricks answers for an object that does not exist.
 NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"})
+#: HTTP statuses of a request Databricks refuses as such: sending it again gets the same.
+REFUSED_STATUSES = frozenset({400, 401, 403, 404, 405, 413, 422})
+#: The permanent class of each error class :meth:`GradientDatabricksHook._call` raises.
+REFUSED_ERRORS: dict[type[GradientError], type[GradientError]] = {
+    DatabricksJobError: DatabricksRequestRefusedError,
+    NotificationDestinationError: DestinationConfigurationError,
+}
 #: Error codes Databricks answers when an object of that name exists already.
 CONFLICT_CODES = frozenset({"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS", "RESOURCE_CONFLICT"})
 
 
 @dataclass(frozen=True)
-class _Failure:
-    """What a failed call tells: the HTTP status and Databricks error, if a reply came."""
+class DatabricksFailure:
+    """What a failed request tells: the HTTP status, Databricks error and ``Retry-After``, if a
+    reply came (a ``requests`` error, one chained to an ``AirflowException``, or aiohttp's)."""
 
     error: BaseException
-    status: int | None
-    code: str
-    message: str
+    status: int | None = None
+    code: str = ""
+    message: str = ""
+    retry_after: float | None = None
 
     @classmethod
-    def of(cls, err: BaseException) -> _Failure:
+    def of(cls, err: BaseException) -> DatabricksFailure:
         response = getattr(err, "response", None)
         if response is None and err.__cause__ is not None:
             response = getattr(err.__cause__, "response", None)
-        status = getattr(response, "status_code", None) if response is not None else None
+        status = getattr(response, "status_code", None) or getattr(err, "status", None)
+        headers = getattr(response, "headers", None) or getattr(err, "headers", None)
+        retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
+        if not isinstance(status, int):
+            return cls(err, retry_after=retry_after)
         try:
             body = response.json() if response is not None else None
         except ValueError:
             body = None
-        if isinstance(body, Mapping):
-            return cls(
-                err, status, str(body.get("error_code") or ""), str(body.get("message") or "")
-            )
-        return cls(err, status, "", "")
+        if not isinstance(body, Mapping):
+            return cls(err, status, retry_after=retry_after)
+        code, message = str(body.get("error_code") or ""), str(body.get("message") or "")
+        return cls(err, status, code, message, retry_after)
+
+    @property
+    def reason(self) -> str:
+        """For the retry log: ``HTTP <status> <error_code>``, or the exception's type when no
+        reply came; never the reply's message or a header."""
+        if self.status is None:
+            return type(self.error).__name__
+        return f"HTTP {self.status} {self.code}".rstrip()
+
+    @property
+    def request(self) -> str:
+        """For the retry log: ``METHOD /path`` of the request (the query left out)."""
+        request = getattr(self.error, "request", None)
+        if request is None:
+            request = getattr(getattr(self.error, "response", None), "request", None)
+        method, url = getattr(request, "method", None), getattr(request, "url", None)
+        if not method or not isinstance(url, str):
+            return "API request"
+        return f"{method} {urlsplit(url).path}"
 
     @property
     def missing(self) -> bool:
@@ -168,13 +199,14 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
         """WARNING before each retry: which request, which attempt failed, why, the wait."""
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
+        failure = DatabricksFailure.of(error) if error is not None else None
         next_action = retry_state.next_action
         log_retry(
             self.log,
             service="Databricks",
-            call=http_request_name(error),
+            call=failure.request if failure is not None else "API request",
             attempt=retry_state.attempt_number,
-            reason=http_failure_reason(error),
+            reason=failure.reason if failure is not None else "no error",
             wait=float(next_action.sleep) if next_action is not None else 0.0,
         )
 
@@ -210,7 +242,7 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
         except GradientError:
             raise
         except (AirflowException, OSError, ValueError) as err:  # requests' errors are OSErrors
-            failure = _Failure.of(err)
+            failure = DatabricksFailure.of(err)
         if missing_ok and failure.missing:
             return None
         if conflict is not None and failure.conflict:
@@ -218,6 +250,8 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
                 f"{what} exists already (HTTP {failure.status} {failure.code})."
             ) from None
         message = failure.describe(what, endpoint, self.databricks_conn_id, hint)
+        if failure.status in REFUSED_STATUSES:
+            error = REFUSED_ERRORS.get(error, error)
         raise error(_scrub(message, secrets)) from None
 
     # --- jobs ---------------------------------------------------------------------------------
@@ -265,18 +299,20 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             try:
                 return int(job_id)
             except (TypeError, ValueError):
-                raise DatabricksJobError(
+                raise InvalidJobReferenceError(
                     f"job_id {job_id!r} is not a Databricks job id (an integer)."
                 ) from None
         if not job_name:
-            raise DatabricksJobError("Give job_id or job_name of the Databricks job to update.")
+            raise InvalidJobReferenceError(
+                "Give job_id or job_name of the Databricks job to update."
+            )
         found = self._call(
             LIST_JOBS_ENDPOINT,
             send=lambda: self.find_job_id_by_name(job_name),
             what=f"Looking up the Databricks job named {job_name!r}",
         )
         if found is None:
-            raise DatabricksJobError(
+            raise InvalidJobReferenceError(
                 f"No Databricks job is named {job_name!r}. Check the name, or pass job_id."
             )
         return int(found)
@@ -357,10 +393,26 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
         ``2**retry_limit``), or a longer ``Retry-After`` up to ``max_retry_after``. ``None`` when
         custom ``retry_args`` use a stop or wait this cannot bound.
         """
-        attempts, waits = attempts_and_waits(self.retry_args, self.max_retry_after)
-        if attempts is None or waits is None:
+        from tenacity import stop_after_attempt, wait_exponential, wait_fixed
+
+        stop, wait = self.retry_args.get("stop"), self.retry_args.get("wait")
+        if not isinstance(stop, stop_after_attempt):
             return None
-        return attempts * 2.0 * float(self.timeout_seconds) + sum(waits[: attempts - 1])
+        attempts = int(stop.max_attempt_number)
+        base = wait.base if isinstance(wait, HonourRetryAfter) else wait
+        waits = 0.0
+        for attempt in range(1, attempts):
+            if base is None:
+                one = 0.0
+            elif isinstance(base, wait_exponential):
+                raw = base.multiplier * base.exp_base ** (attempt - 1)
+                one = max(0.0, base.min, min(raw, base.max))
+            elif isinstance(base, wait_fixed):
+                one = float(base.wait_fixed)
+            else:
+                return None
+            waits += max(one, self.max_retry_after) if isinstance(wait, HonourRetryAfter) else one
+        return attempts * 2.0 * float(self.timeout_seconds) + waits
 
     # --- notification destinations --------------------------------------------------------------
 
@@ -399,10 +451,6 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             "Databricks workspace?"
         )
 
-    def list_destinations(self) -> list[dict[str, Any]]:
-        """Every notification destination, all pages joined (see :meth:`iter_destinations`)."""
-        return list(self.iter_destinations())
-
     def get_destination(self, destination_id: str) -> dict[str, Any] | None:
         """One destination (secrets stripped), or ``None`` if Databricks has none of that id."""
         what = f"Databricks notification destination {destination_id}"
@@ -432,8 +480,9 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
 
         :raises DestinationExistsError: a destination named ``display_name`` exists already.
         """
-        mask_secret_value(url)
-        mask_secret_value(password)
+        for secret in (url, password):
+            if secret:
+                mask_secret(secret)
         webhook: dict[str, Any] = {"url": url}
         if username:
             webhook["username"] = username
@@ -469,3 +518,139 @@ def _scrub(text: str, secrets: tuple[str | None, ...]) -> str:
 def _short(err: BaseException, limit: int = 200) -> str:
     text = str(err)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class HonourRetryAfter:
+    """A tenacity wait: the wrapped wait, or the server's ``Retry-After`` if longer (capped at
+    ``cap``). The provider's back-off stays the floor: a ``Retry-After`` of ``0`` or less
+    ("retry now") leaves it as it is."""
+
+    def __init__(self, base: Callable[[Any], float] | None, cap: float) -> None:
+        self.base = base
+        self.cap = cap
+
+    def __call__(self, retry_state: Any) -> float:
+        wait = float(self.base(retry_state)) if self.base is not None else 0.0
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        asked = DatabricksFailure.of(error).retry_after if error is not None else None
+        if asked is not None:
+            wait = max(wait, bounded_wait(asked, 0.0, max_retry_after=self.cap))
+        return bounded_wait(None, wait, max_retry_after=max(self.cap, wait))
+
+
+# --- whole jobs: the pages of jobs/get joined and checked ---------------------------------------
+
+
+def read_paged_job(fetch: Callable[[str | None], Mapping[str, Any]], job_id: int) -> dict[str, Any]:
+    """A whole ``jobs/get`` reply: every page fetched (``fetch(page_token)``, ``None`` for the
+    first) and its arrays joined.
+
+    The joined job must be whole, as Databricks guarantees: ``tasks`` and ``job_clusters``
+    with unique keys, and every ``job_cluster_key`` a task names defined in ``job_clusters``.
+    A repeated key or a dangling reference means pages overlap or are missing, or the reply is
+    not from Databricks; a cluster chosen from such a job could be the wrong one.
+
+    :raises DatabricksJobError: endless paging, a repeated key, or a missing job cluster.
+    """
+    first = dict(fetch(None))
+    settings = dict(first.get("settings") or {})
+    token = first.get("next_page_token")
+    pages = 1
+    while token:
+        if pages >= MAX_JOB_PAGES:
+            raise DatabricksJobError(
+                f"Databricks job {job_id}: jobs/get returned more than {MAX_JOB_PAGES} pages; "
+                "stopped reading. Is the workspace URL a Databricks workspace?"
+            )
+        page = fetch(str(token))
+        page_settings = page.get("settings") or {}
+        for key in PAGED_ARRAYS:
+            if page_settings.get(key):
+                settings[key] = list(settings.get(key) or []) + list(page_settings[key])
+        token = page.get("next_page_token")
+        pages += 1
+    over = f"over {pages} page{'s' if pages != 1 else ''}"
+    _check_unique_keys(settings, job_id, over)
+    _check_job_cluster_references(settings, job_id, over)
+    first.pop("next_page_token", None)
+    first["settings"] = settings
+    return first
+
+
+def _check_unique_keys(settings: Mapping[str, Any], job_id: int, over: str) -> None:
+    for array, key_name in KEYED_ARRAYS:
+        entries = settings.get(array)
+        seen: set[str] = set()
+        for entry in entries if isinstance(entries, list) else []:
+            key = entry.get(key_name) if isinstance(entry, Mapping) else None
+            if not isinstance(key, str):
+                continue
+            if key in seen:
+                raise DatabricksJobError(
+                    f"Databricks job {job_id}: jobs/get returned {array} with the "
+                    f"{key_name} {key!r} twice ({over}). Databricks keeps these keys unique, so "
+                    "the pages overlap or the reply is not from Databricks; the job was not "
+                    "changed. Check the Databricks connection and the job."
+                )
+            seen.add(key)
+
+
+def _check_job_cluster_references(settings: Mapping[str, Any], job_id: int, over: str) -> None:
+    clusters = settings.get("job_clusters")
+    defined = {
+        entry.get("job_cluster_key")
+        for entry in (clusters if isinstance(clusters, list) else [])
+        if isinstance(entry, Mapping)
+    }
+    tasks = settings.get("tasks")
+    for task in tasks if isinstance(tasks, list) else []:
+        if not isinstance(task, Mapping):
+            continue
+        for_each = task.get("for_each_task")
+        nested = for_each.get("task") if isinstance(for_each, Mapping) else None
+        for holder in (task, nested):
+            key = holder.get("job_cluster_key") if isinstance(holder, Mapping) else None
+            if key and key not in defined:
+                raise DatabricksJobError(
+                    f"Databricks job {job_id}: task {task.get('task_key')!r} runs on the job "
+                    f"cluster {key!r}, which jobs/get ({over}) does not define. Databricks "
+                    "keeps these references whole, so a page is missing or the reply is not "
+                    "from Databricks; the job was not changed. Check the Databricks connection "
+                    "and the job."
+                )
+
+
+# --- notification destinations: what is shown of them ------------------------------------------
+
+
+def public_destination(reply: Mapping[str, Any]) -> dict[str, Any]:
+    """A destination as Databricks shows it, minus any value that could be a secret: ``id``,
+    ``display_name``, ``destination_type`` and the boolean flags of ``config`` (``url_set``,
+    ...); every other config value is dropped."""
+    view: dict[str, Any] = {
+        key: reply[key] for key in ("id", "display_name", "destination_type") if key in reply
+    }
+    config = reply.get("config")
+    if isinstance(config, Mapping):
+        view["config"] = {
+            kind: {name: value for name, value in inner.items() if isinstance(value, bool)}
+            for kind, inner in config.items()
+            if isinstance(inner, Mapping)
+        }
+    return view
+
+
+class RedactedBody(dict[str, Any]):
+    """A request body that shows no secret when printed.
+
+    ``DatabricksHook._do_api_call`` logs each payload at DEBUG level with ``%s``; ``requests``
+    still serializes the real content, as for any dict. The user name is not something Airflow
+    masks (short or common words would be starred out all over the log), hence this.
+    """
+
+    def __repr__(self) -> str:
+        kinds = dict.fromkeys(self.get("config") or {}, "<redacted>")
+        return repr({"display_name": self.get("display_name"), "config": kinds})
+
+    __str__ = __repr__

@@ -1,11 +1,8 @@
-"""GradientHook: every byte that crosses the network to the Gradient API.
+"""GradientHook: the Gradient API endpoints the package uses, sync and async (triggers).
 
-This module holds the public API (the Gradient endpoints the package uses). The rest lives
-beside it: ``_transport`` (the base class: request building, retry policy, the sync and async
-send loops), ``_credentials`` (the connection, the plain-http refusal), ``_token`` (the token
-cache per process and credential, renewed once on 401), ``_replies`` (envelopes and reply
-checks) and ``_retries`` (``Retry-After`` and the WARNING line of each retry). Sync methods use
-one ``httpx.Client`` per hook; the async twins (for triggers) share an ``aiohttp`` session.
+Each endpoint is one call of the transport in
+:mod:`~airflow_gradient.hooks.gradient_base` (credentials, token, retries, reply envelopes)
+and a check of the reply's shape.
 """
 
 from __future__ import annotations
@@ -13,26 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_gradient.exceptions import (
-    GradientError,
-    GradientUnexpectedResponseError,
-)
-from airflow_gradient.hooks._credentials import (
+from airflow_gradient.exceptions import GradientError, GradientUnexpectedResponseError
+from airflow_gradient.hooks.gradient_base import (
     DEFAULT_API_URL,
-    GradientCredentials,
-    credentials_from_connection,
-)
-from airflow_gradient.hooks._replies import (
-    expect_dict,
-    expect_recommendation_list,
-    first_in_state,
-)
-from airflow_gradient.hooks._token import (
+    RETRYABLE_METHODS,
     TOKEN_CACHE,
     TOKEN_EXPIRY_MARGIN,
     TOKEN_PATH,
+    BaseGradientHook,
+    GradientCredentials,
+    credentials_from_connection,
 )
-from airflow_gradient.hooks._transport import RETRYABLE_METHODS, GradientTransport
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -46,7 +34,7 @@ __all__ = [
 ]
 
 
-class GradientHook(GradientTransport):
+class GradientHook(BaseGradientHook):
     """Talk to the Gradient (Sync Computing) REST API with an API key from a connection.
 
     :param gradient_conn_id: connection of type ``gradient``: host = API base URL (default
@@ -59,9 +47,6 @@ class GradientHook(GradientTransport):
         waits (see :meth:`call_time_bound`).
     """
 
-    conn_name_attr = "gradient_conn_id"
-    default_conn_name = "gradient_default"
-    conn_type = "gradient"
     hook_name = "Gradient"
 
     @classmethod
@@ -106,27 +91,6 @@ class GradientHook(GradientTransport):
             "placeholders": dict(BEHAVIOUR["placeholders"]),
         }
 
-    def __init__(
-        self,
-        gradient_conn_id: str = default_conn_name,
-        *,
-        timeout: float = 30.0,
-        retry_limit: int = 4,
-        retry_delay: float = 0.5,
-        max_retry_after: float = 30.0,
-        total_timeout: float = 120.0,
-    ) -> None:
-        super().__init__()
-        if retry_limit < 1:
-            raise ValueError("retry_limit must be at least 1")
-        self.gradient_conn_id = gradient_conn_id
-        self.timeout = timeout
-        self.retry_limit = retry_limit
-        self.retry_delay = retry_delay
-        self.max_retry_after = max_retry_after
-        self.total_timeout = total_timeout
-        self._async_credentials: GradientCredentials | None = None
-
     # --- public API (sync) ----------------------------------------------------------------
 
     def get_products(self) -> list[str]:
@@ -144,6 +108,30 @@ class GradientHook(GradientTransport):
     def get_project(self, project_id: str) -> dict[str, Any]:
         """``GET /v1/projects/{project_id}``."""
         return expect_dict(self._call("GET", f"/v1/projects/{project_id}"), "project", project_id)
+
+    def find_projects_for_job(self, job_id: int | str | None) -> list[dict[str, Any]]:
+        """The projects that track Databricks job ``job_id``: ``GET /v1/projects``, keeping
+        those whose ``job_id`` (a string in Gradient) equals ``str(job_id)``; ``None``: every
+        project (one request either way).
+
+        To find a project id: ``GradientHook().find_projects_for_job(123)``; the operators do
+        it themselves when ``project_id`` is not given.
+        """
+        result = self._call("GET", "/v1/projects")
+        if not isinstance(result, list):
+            raise GradientUnexpectedResponseError(
+                f"Gradient returned {type(result).__name__} instead of the list of projects "
+                f"(looking for the ones tracking Databricks job {job_id})."
+            )
+        projects = [project for project in result if isinstance(project, dict)]
+        if job_id is None:
+            return projects
+        wanted = str(job_id).strip()
+        return [
+            project
+            for project in projects
+            if project.get("job_id") is not None and str(project["job_id"]).strip() == wanted
+        ]
 
     def update_project(self, project_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         """``PUT /v1/projects/{project_id}`` with a partial body."""
@@ -215,20 +203,6 @@ class GradientHook(GradientTransport):
 
     # --- health checks and reports (airflow-gradient doctor / report) ---------------------
 
-    def find_projects_for_job(self, job_id: int | str | None) -> list[dict[str, Any]]:
-        """Every project whose ``job_id`` is this Databricks job (one ``GET /v1/projects``);
-        ``None``: every project."""
-        result = self._call("GET", "/v1/projects")
-        if not isinstance(result, list):
-            raise GradientUnexpectedResponseError(
-                f"Gradient answered GET /v1/projects with {type(result).__name__}, not a list."
-            )
-        return [
-            p
-            for p in result
-            if isinstance(p, dict) and (job_id is None or str(p.get("job_id")) == str(job_id))
-        ]
-
     def get_cluster_template(self, project_id: str) -> dict[str, Any]:
         """``GET /v1/projects/{project_id}/cluster/template``: the ``sync:*`` tags and
         ``cluster_log_conf`` Gradient needs on the tuned cluster."""
@@ -260,11 +234,6 @@ class GradientHook(GradientTransport):
 
     # --- public API (async twins, for triggers) -------------------------------------------
 
-    async def aget_recommendation(self, project_id: str, recommendation_id: str) -> dict[str, Any]:
-        """Async :meth:`get_recommendation`."""
-        path = f"/v1/projects/{project_id}/recommendations/{recommendation_id}"
-        return expect_dict(await self._acall("GET", path), "recommendation", recommendation_id)
-
     async def alist_recommendations(
         self, project_id: str, *, page: int = 0, per_page: int = 20
     ) -> list[dict[str, Any]]:
@@ -275,3 +244,36 @@ class GradientHook(GradientTransport):
             params={"page": page, "per_page": per_page},
         )
         return expect_recommendation_list(result, project_id)
+
+
+def expect_dict(result: Any, what: str, ident: str) -> dict[str, Any]:
+    """``result`` if it is an object; else an error naming ``what`` and ``ident``."""
+    if not isinstance(result, dict):
+        raise GradientUnexpectedResponseError(
+            f"Gradient returned {type(result).__name__} instead of the {what} {ident}."
+        )
+    return result
+
+
+def expect_recommendation_list(result: Any, project_id: str) -> list[dict[str, Any]]:
+    """``result`` if it is a list (of recommendations); else an error naming the project."""
+    if not isinstance(result, list):
+        raise GradientUnexpectedResponseError(
+            f"Gradient returned {type(result).__name__} instead of a list of recommendations "
+            f"for project {project_id}."
+        )
+    return result
+
+
+def first_in_state(items: list[Any], state: str, project_id: str) -> dict[str, Any] | None:
+    """The first item in ``state`` (any case); an item that is not an object is an error, as
+    it might be a newer recommendation in that state that cannot be read."""
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise GradientUnexpectedResponseError(
+                f"Gradient listed a recommendation of project {project_id} that is not an "
+                f"object (item {position}: {type(item).__name__}); cannot tell which is newest."
+            )
+        if str(item.get("state") or "").upper() == state.upper():
+            return item
+    return None

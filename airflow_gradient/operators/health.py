@@ -16,11 +16,17 @@ from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_gradient.core.health import LEVELS, fails_at
 from airflow_gradient.exceptions import (
+    ErrorBoundary,
     GradientError,
     HealthCheckFailedError,
     InvalidArgumentsError,
 )
-from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+    GradientHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
@@ -30,7 +36,9 @@ if TYPE_CHECKING:
 RESULT_KEY = "health"
 
 
-class GradientHealthCheckOperator(GradientHookProperty, DatabricksHookProperty, BaseOperator):
+class GradientHealthCheckOperator(
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Check that Gradient can learn from a Databricks job; fail or warn per ``fail_on``.
 
     Runs the checks of ``airflow-gradient doctor`` (connections, project, tuned cluster, cluster
@@ -47,13 +55,26 @@ class GradientHealthCheckOperator(GradientHookProperty, DatabricksHookProperty, 
     :param runs: how many of the job's last finished runs must have reached Gradient.
     :param applying_dags: DAG ids that apply recommendations to this job (templated), to
         judge them against the project's ``auto_apply_recs``; ``None``: not known.
-    :param gradient_conn_id: connection of type ``gradient``.
-    :param databricks_conn_id: connection of type ``databricks``.
+    :param gradient_conn_id: connection of type ``gradient`` (templated).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook`.
-    :param databricks_hook_params: keyword arguments for the Databricks hook.
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1).
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay``.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``).
     """
 
-    template_fields: Sequence[str] = ("job_id", "project_id", "fail_on", "applying_dags")
+    template_fields: Sequence[str] = (
+        "job_id",
+        "project_id",
+        "fail_on",
+        "applying_dags",
+        "gradient_conn_id",
+        "databricks_conn_id",
+    )
     operator_extra_links = (DatabricksJobLink(),)
     ui_color = "#7B61FF"
     ui_fgcolor = "#fff"
@@ -69,6 +90,9 @@ class GradientHealthCheckOperator(GradientHookProperty, DatabricksHookProperty, 
         gradient_conn_id: str = "gradient_default",
         databricks_conn_id: str = "databricks_default",
         gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -85,7 +109,12 @@ class GradientHealthCheckOperator(GradientHookProperty, DatabricksHookProperty, 
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
-        self.databricks_hook_params = dict(databricks_hook_params or {})
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
+        )
 
     def _job_id(self) -> int:
         try:

@@ -8,7 +8,6 @@ that the job lists it, changing nothing else, and writing nothing when all is in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
@@ -16,16 +15,19 @@ from airflow.providers.common.compat.sdk import BaseOperator
 from airflow_gradient.core.webhooks import DEFAULT_DESTINATION_NAME
 from airflow_gradient.exceptions import (
     DatabricksJobError,
-    NotificationDestinationError,
-    airflow_errors,
+    DestinationConfigurationError,
+    ErrorBoundary,
 )
-from airflow_gradient.hook_properties import GradientHookProperty
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+    GradientHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
 
 def _given(value: Any) -> bool:
@@ -58,7 +60,9 @@ def _source_problem(
     return None
 
 
-class GradientWebhookOperator(GradientHookProperty, BaseOperator):
+class GradientWebhookOperator(
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Make sure a Databricks job's start webhook reaches Gradient.
 
     Ensures that the notification destination exists and that the job's job-level
@@ -89,11 +93,19 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         webhook URL and whose login/password are its basic-auth user and password (templated).
     :param gradient_workspace_id: Databricks workspace id as registered in Gradient (templated);
         its ``webhook_id`` is the destination to wire.
-    :param gradient_conn_id: connection of type ``gradient`` (with ``gradient_workspace_id``).
-    :param databricks_conn_id: connection of type ``databricks``.
+    :param gradient_conn_id: connection of type ``gradient`` (with ``gradient_workspace_id``;
+        templated).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
-    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ...).
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1).
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay``.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
     """
 
     template_fields: Sequence[str] = (
@@ -102,6 +114,8 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         "destination",
         "webhook_conn_id",
         "gradient_workspace_id",
+        "gradient_conn_id",
+        "databricks_conn_id",
     )
     operator_extra_links = (DatabricksJobLink(),)
     ui_color = "#7B61FF"
@@ -118,6 +132,9 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         gradient_conn_id: str = "gradient_default",
         databricks_conn_id: str = "databricks_default",
         gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -137,18 +154,13 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
-        self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def databricks_hook(self) -> GradientDatabricksHook:
-        """Hook for the Databricks Jobs and notification destinations APIs."""
-        from airflow_gradient.hooks.databricks import GradientDatabricksHook
-
-        return GradientDatabricksHook(
-            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
         )
 
-    @airflow_errors()
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.webhooks import event_destination_ids, wire_on_start
 
@@ -156,7 +168,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
             self.webhook_conn_id, self.gradient_workspace_id, self.destination
         )
         if problem:
-            raise NotificationDestinationError(f"{self.task_id}: after rendering, {problem}")
+            raise DestinationConfigurationError(f"{self.task_id}: after rendering, {problem}")
         hook = self.databricks_hook
         job_id = hook.resolve_job_id(job_id=self.job_id, job_name=self.job_name)
         DatabricksJobLink.persist(context, hook.job_url(job_id))
@@ -238,7 +250,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
             # Another task created it between our lookup and our create: use theirs.
             found = find_destination(hook.iter_destinations(), name)
             if found is None:
-                raise NotificationDestinationError(
+                raise DestinationConfigurationError(
                     f"Databricks refused to create notification destination {name!r} because "
                     "one of that name exists, but the list does not show it. Check that the "
                     "connection's identity can see every destination (workspace admin)."
@@ -272,7 +284,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         try:
             conn = BaseHook.get_connection(conn_id)
         except AirflowNotFoundException:
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Airflow connection {conn_id!r} (webhook_conn_id) does not exist. Create it "
                 "(type http) with host = the webhook URL and login/password = its basic-auth "
                 "user and password, or pass gradient_workspace_id to use the destination "
@@ -291,14 +303,14 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
         except GradientApiError as err:
             if err.status != 404:
                 raise
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient knows no Databricks workspace {workspace_id} ({err.api_message}). "
                 "Check gradient_workspace_id (the Databricks workspace id as onboarded in "
                 f"Gradient) and connection {self.gradient_conn_id!r}."
             ) from err
         webhook_id = workspace.get("webhook_id")
         if not isinstance(webhook_id, str) or not webhook_id.strip():
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient workspace {workspace_id} has no webhook_id: Gradient has no "
                 "notification destination in this workspace yet. Finish the workspace's "
                 "onboarding in Gradient, or pass webhook_conn_id to create the destination "
@@ -306,7 +318,7 @@ class GradientWebhookOperator(GradientHookProperty, BaseOperator):
             )
         found = self.databricks_hook.get_destination(webhook_id)
         if found is None:
-            raise NotificationDestinationError(
+            raise DestinationConfigurationError(
                 f"Gradient workspace {workspace_id} has webhook_id {webhook_id}, but the "
                 f"Databricks workspace of connection {self.databricks_conn_id!r} has no "
                 "notification destination with that id (deleted, or another workspace). "

@@ -47,7 +47,10 @@ class GradientRecommendationTrigger(BaseTrigger):
 
     Yields exactly one event: ``{"status": "success", "recommendation_id": ...}``, or
     ``{"status": "failed" | "timeout" | "error", "message": ...}`` (``failed`` also carries
-    ``recommendation_id`` and Gradient's ``error`` text).
+    ``recommendation_id`` and Gradient's ``error`` text; ``error`` carries ``permanent``, true
+    when a retry would meet the same error, and ``error_class``, the name of the error's class,
+    if one was raised). The sensor's ``execute_complete`` raises it as the same kind of error
+    as ``poke`` would: a permanent one fails the task without retries.
 
     :param project_id: Gradient project id.
     :param reference: :meth:`Reference.to_dict() <airflow_gradient.core.waiting.Reference.to_dict>`
@@ -123,6 +126,8 @@ class GradientRecommendationTrigger(BaseTrigger):
                     "status": "error",
                     "message": f"Waiting for a recommendation of Gradient project "
                     f"{self.project_id} stopped after {polls} poll(s): {err}",
+                    "permanent": err.permanent,
+                    "error_class": type(err).__name__,
                 }
             outcome = decide(items, self._reference, project_id=self.project_id)
             finished = self._event_for(outcome)
@@ -159,5 +164,5 @@ class GradientRecommendationTrigger(BaseTrigger):
                 "error": outcome.error,
             }
         if outcome.status == "error":
-            return {"status": "error", "message": outcome.message}
+            return {"status": "error", "message": outcome.message, "permanent": outcome.permanent}
         return None

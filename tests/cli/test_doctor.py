@@ -116,7 +116,7 @@ def test_no_project_and_two_projects(
     lonely = sb.databricks.create_job({"name": "lonely", "tasks": []})
     status, out, _ = doctor(capsys, "--job-id", str(lonely))
     assert status == 1
-    assert "no Gradient project tracks this job" in lines_of(out)["project"]
+    assert "No Gradient project tracks Databricks job" in lines_of(out)["project"]
 
     second = sb.gradient.create_project(job_id=job.job_id)
     status, out, _ = doctor(capsys, "--job-id", str(job.job_id))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_gradient.core.errors import CoreError, DatabricksJobError
+from airflow_gradient.core.errors import DatabricksJobError, GradientError
 from airflow_gradient.core.webhooks import (
     MAX_DESTINATIONS_PER_EVENT,
     NotificationDestinationError,
@@ -65,7 +65,7 @@ def test_full_on_start_raises_naming_the_job_and_the_ids() -> None:
     assert "x, y, z" in message
     assert "destination g" in message
     assert isinstance(err.value, DatabricksJobError)
-    assert isinstance(err.value, CoreError)
+    assert isinstance(err.value, GradientError)
 
 
 def test_full_on_start_that_lists_it_is_fine() -> None:

@@ -15,7 +15,8 @@ def test_an_older_airflow_is_refused_naming_the_minimum(installed: str) -> None:
     message = str(caught.value)
     assert f"needs Apache Airflow {MIN_AIRFLOW_VERSION}+" in message
     assert f"Airflow {installed} is installed" in message
-    assert "https://github.com/synccomputingcode/airflow-gradient#compatibility" in message
+    assert "compatibility table in the airflow-gradient documentation" in message
+    assert "http" not in message
 
 
 @pytest.mark.parametrize(

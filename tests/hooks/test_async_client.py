@@ -16,8 +16,8 @@ from airflow_gradient.exceptions import (
     GradientTransportError,
     GradientUnexpectedResponseError,
 )
-from airflow_gradient.hooks._clients import ASYNC_CLIENTS
 from airflow_gradient.hooks.gradient import GradientHook
+from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 from airflow_gradient.sandbox import Sandbox
 
 PRODUCTS = "/v1/projects/products"

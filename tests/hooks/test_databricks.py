@@ -13,6 +13,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
+import requests
 from tenacity import stop_after_attempt, wait_fixed
 
 from airflow_gradient.exceptions import (
@@ -20,8 +21,13 @@ from airflow_gradient.exceptions import (
     DestinationExistsError,
     NotificationDestinationError,
 )
-from airflow_gradient.hooks._destinations import RedactedBody, public_destination
-from airflow_gradient.hooks.databricks import GradientDatabricksHook
+from airflow_gradient.hooks.databricks import (
+    DatabricksFailure,
+    GradientDatabricksHook,
+    RedactedBody,
+    public_destination,
+    read_paged_job,
+)
 from airflow_gradient.sandbox import Sandbox
 from tests.hooks.conftest import logged_text, retry_lines
 from tests.webhook.conftest import (
@@ -53,7 +59,7 @@ def test_lists_every_page(sb: Sandbox) -> None:
     ids = destination_ids(sb)
     assert len(ids) == 41
     sb.clear_requests()
-    listed = fast_hook().list_destinations()
+    listed = list(fast_hook().iter_destinations())
     assert [d["id"] for d in listed] == ids
     assert all(set(d) == {"id", "display_name", "destination_type"} for d in listed)
     pages = settled_requests(sb, "databricks", "GET", DEST)
@@ -136,10 +142,13 @@ def test_request_body_prints_redacted_but_serializes_whole() -> None:
 
 
 def test_debug_log_of_the_create_request_shows_no_secret(sb: Sandbox, tmp_path: Any) -> None:
-    """The provider's hook logs payloads at DEBUG: run a create with DEBUG logs on."""
+    """The provider's hook logs payloads at DEBUG: run a create with Airflow's logging (its
+    secrets masker included) forced to DEBUG, check the payload line was logged, then that it
+    shows no secret."""
     script = textwrap.dedent(
         f"""
-        import os
+        from airflow.sdk.log import configure_logging
+        configure_logging(log_level="DEBUG")
         from airflow_gradient.hooks.databricks import GradientDatabricksHook
         hook = GradientDatabricksHook(retry_limit=1)
         hook.log.debug("debug is on")
@@ -164,9 +173,10 @@ def test_debug_log_of_the_create_request_shows_no_secret(sb: Sandbox, tmp_path: 
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    if "debug is on" not in output:
-        pytest.skip("DEBUG logs are not shown in this environment")
-    assert "Initiating POST request" in output
+    assert "debug is on" in output, output
+    [payload] = [line for line in output.splitlines() if "Initiating POST request" in line]
+    assert "notification-destinations" in payload
+    assert "'generic_webhook': '<redacted>'" in payload  # the body was printed, redacted
     for secret in SECRETS:
         assert secret not in output
 
@@ -220,7 +230,7 @@ def test_update_job_is_the_providers_call_with_failures_mapped(sb: Sandbox) -> N
 def test_destination_list_out_of_retries_is_a_destination_error(sb: Sandbox) -> None:
     sb.faults.inject("databricks", "GET", DEST, status=503, times=5)
     with pytest.raises(NotificationDestinationError, match="failed 2 times") as err:
-        fast_hook(retry_limit=2).list_destinations()
+        list(fast_hook(retry_limit=2).iter_destinations())
     assert "Databricks notification destinations: GET /api/2.0/notification-destinations" in str(
         err.value
     )
@@ -257,7 +267,7 @@ def test_the_logged_wait_is_the_retry_after_asked_for(
     )
     sb.faults.inject("databricks", "GET", DEST, status=429, retry_after=0.2)
     sb.faults.inject("databricks", "GET", DEST, status=429, retry_after=30)
-    hook.list_destinations()
+    list(hook.iter_destinations())
     lines = retry_lines(logged)
     assert [line.rsplit(" ", 2)[1] for line in lines] == ["0.20", "0.30"]  # the second capped
     assert all("(HTTP 429 REQUEST_LIMIT_EXCEEDED)" in line for line in lines)
@@ -271,7 +281,7 @@ def test_retry_after_garbage_keeps_the_provider_back_off(
     sb: Sandbox, logged: list[MutableMapping[str, Any]], retry_after: str, logged_wait: str
 ) -> None:
     sb.faults.inject("databricks", "GET", DEST, status=503, retry_after=retry_after)
-    fast_hook(retry_limit=2).list_destinations()
+    list(fast_hook(retry_limit=2).iter_destinations())
     [line] = retry_lines(logged)
     assert line.rsplit(" ", 2)[1] == logged_wait
 
@@ -283,7 +293,7 @@ def test_an_http_date_retry_after_is_honoured_by_the_databricks_hook(
 
     when = formatdate(time.time() + 3, usegmt=True)
     sb.faults.inject("databricks", "GET", DEST, status=429, retry_after=when)
-    fast_hook(retry_limit=2).list_destinations()
+    list(fast_hook(retry_limit=2).iter_destinations())
     [line] = retry_lines(logged)
     assert 1.5 <= float(line.rsplit(" ", 2)[1]) <= 3.0
 
@@ -292,7 +302,7 @@ def test_a_dropped_connection_is_logged_with_the_error_type(
     sb: Sandbox, logged: list[MutableMapping[str, Any]]
 ) -> None:
     sb.faults.inject("databricks", "GET", DEST, drop_connection=True)
-    fast_hook(retry_limit=2).list_destinations()
+    list(fast_hook(retry_limit=2).iter_destinations())
     [line] = retry_lines(logged)
     assert line == (
         "Databricks GET /api/2.0/notification-destinations failed on attempt 1 "
@@ -324,5 +334,81 @@ def test_a_before_sleep_of_the_users_retry_args_still_runs(sb: Sandbox) -> None:
         },
     )
     sb.faults.inject("databricks", "GET", DEST, status=503)
-    hook.list_destinations()
+    list(hook.iter_destinations())
     assert seen == [1]
+
+
+# --- pure parts: what a failed request tells, and joining the pages of jobs/get ---------------
+
+
+def _http_error(status: int, body: bytes, url: str) -> requests.HTTPError:
+    response = requests.Response()
+    response.status_code = status
+    response._content = body
+    response.request = requests.Request("GET", url).prepare()
+    return requests.HTTPError(response=response)
+
+
+def test_reason_and_request_of_an_http_error_leave_out_body_and_query() -> None:
+    err = _http_error(
+        503,
+        b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "secret-in-message"}',
+        "https://db.example/api/2.2/jobs/get?job_id=5&page_token=tok",
+    )
+    assert DatabricksFailure.of(err).reason == "HTTP 503 TEMPORARILY_UNAVAILABLE"
+    assert DatabricksFailure.of(err).request == "GET /api/2.2/jobs/get"
+
+
+def test_reason_of_a_reply_that_is_not_json_is_the_status() -> None:
+    err = _http_error(502, b"<html>bad gateway</html>", "https://db.example/api/x")
+    assert DatabricksFailure.of(err).reason == "HTTP 502"
+
+
+def test_reason_without_a_reply_is_the_error_type() -> None:
+    err = requests.ConnectionError("connection refused to https://db.example")
+    assert DatabricksFailure.of(err).reason == "ConnectionError"
+    assert DatabricksFailure.of(err).request == "API request"
+
+
+def pages_of(tasks: list[dict[str, Any]], clusters: list[dict[str, Any]], size: int = 100):
+    pages = []
+    n = max(len(tasks), len(clusters))
+    for i, start in enumerate(range(0, max(n, 1), size)):
+        page: dict[str, Any] = {
+            "job_id": 7,
+            "settings": {"tasks": tasks[start : start + size]},
+        }
+        if clusters[start : start + size]:
+            page["settings"]["job_clusters"] = clusters[start : start + size]
+        if i == 0:
+            page["settings"]["name"] = "big"
+        if start + size < n:
+            page["next_page_token"] = f"t{i + 1}"
+        pages.append(page)
+    return pages
+
+
+def test_joins_every_page_in_order() -> None:
+    tasks = [{"task_key": f"t{i}"} for i in range(250)]
+    clusters = [{"job_cluster_key": f"c{i}"} for i in range(120)]
+    pages = pages_of(tasks, clusters)
+    seen: list[str | None] = []
+
+    def fetch(token: str | None) -> dict[str, Any]:
+        seen.append(token)
+        return pages[0 if token is None else int(token[1:])]
+
+    job = read_paged_job(fetch, 7)
+    assert seen == [None, "t1", "t2"]
+    assert job["settings"]["tasks"] == tasks
+    assert job["settings"]["job_clusters"] == clusters
+    assert job["settings"]["name"] == "big"
+    assert "next_page_token" not in job
+
+
+def test_a_server_that_never_stops_paging_is_cut_off() -> None:
+    def fetch(token: str | None) -> dict[str, Any]:
+        return {"job_id": 7, "settings": {"tasks": [{"task_key": "x"}]}, "next_page_token": "again"}
+
+    with pytest.raises(DatabricksJobError, match="job 7"):
+        read_paged_job(fetch, 7)

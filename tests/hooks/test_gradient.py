@@ -61,7 +61,7 @@ def test_many_threads_asking_at_once_send_one_token_request(sb: Sandbox) -> None
 
 
 async def test_many_async_waiters_send_one_token_request_over_one_client(sb: Sandbox) -> None:
-    from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+    from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 
     sb.faults.set_latency(0.05, "gradient")
     hooks = [hook() for _ in range(200)]
@@ -74,7 +74,7 @@ async def test_many_async_waiters_send_one_token_request_over_one_client(sb: San
 
 
 async def test_other_client_options_get_another_client(sb: Sandbox) -> None:
-    from airflow_gradient.hooks._clients import ASYNC_CLIENTS
+    from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 
     short, long = hook(timeout=2.0), hook(timeout=3.0)
     await short._acall("GET", "/v1/projects/products")
@@ -292,10 +292,10 @@ async def test_async_twins_share_the_token_and_parse_the_same(sb: Sandbox) -> No
     h.get_products()
     sb.clear_requests()
     items = await h.alist_recommendations(project_id)
-    rec = await h.aget_recommendation(project_id, rec_id)
     await h.aclose()
-    assert [i["id"] for i in items] == [rec_id] and rec["state"] == "SUCCESS"
+    assert [i["id"] for i in items] == [rec_id] and items[0]["state"] == "SUCCESS"
     assert all(path != TOKEN for _, path, _ in calls(sb))
+    assert items == h.list_recommendations(project_id)
 
 
 def test_latest_recommendation_reads_states_in_any_case_and_refuses_garbage(sb: Sandbox) -> None:

@@ -296,14 +296,15 @@ def test_auto_apply_conflict_is_refused_unless_allowed(
     with pytest.raises(AutoApplyConflictError, match="allow_auto_apply_conflict"):
         run_apply(project_id=project_id, job_id=job_id)
     assert writes(sb) == []
-    # As the README says: after the three reads, before any write.
+    # As docs/operators/apply.md says: after the three reads, before any write.
     reads = {(r.method, r.path) for r in sb.requests if r.method == "GET"}
     assert {
         ("GET", f"/v1/projects/{project_id}"),
         ("GET", f"/v1/projects/{project_id}/recommendations"),
         ("GET", "/api/2.2/jobs/get"),
     } <= reads
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    page = Path(__file__).resolve().parents[2] / "docs" / "operators" / "apply.md"
+    readme = " ".join(page.read_text(encoding="utf-8").split())
     assert "after these three reads, before any write, it refuses a project whose" in readme
     assert "before any API call, a downstream task" in readme
 

@@ -10,8 +10,7 @@ import pytest
 from tenacity import stop_after_attempt, stop_never, wait_exponential, wait_fixed
 
 from airflow_gradient.exceptions import GradientError, GradientTransportError
-from airflow_gradient.hooks._retries import HonourRetryAfter
-from airflow_gradient.hooks.databricks import GradientDatabricksHook
+from airflow_gradient.hooks.databricks import GradientDatabricksHook, HonourRetryAfter
 from airflow_gradient.hooks.gradient import TOKEN_PATH, GradientHook
 from airflow_gradient.sandbox import Sandbox
 from tests.reliability.harness import (

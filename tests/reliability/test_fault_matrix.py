@@ -3,7 +3,7 @@
 For every cell: the task succeeds or fails with its designed, clear error; the job afterwards
 is exactly as before or exactly the merged spec (whole settings compared); the task ends
 within the bound the operator computes from its hook parameters. ``docs/reliability.md``
-(written by ``benchmarks/fault_matrix.py``) must show the same outcome for every cell.
+(written by ``tests/reliability/report.py``) must show the same outcome for every cell.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ def test_the_doc_shows_every_cell_with_its_designed_outcome() -> None:
         expected = cell.expected
         designed = "succeeded" if expected.error is None else f"failed: {expected.error}"
         assert rows.get((cell.request.name, cell.fault.name)) == (designed, expected.state), (
-            f"{cell.id}: docs/reliability.md is stale; run benchmarks/fault_matrix.py"
+            f"{cell.id}: docs/reliability.md is stale; run tests/reliability/report.py"
         )
     assert not any(state.startswith("NEITHER") for _, state in rows.values())
 
 
-def test_the_readme_promises_what_the_matrix_shows() -> None:
+def test_the_apply_page_promises_what_the_matrix_shows() -> None:
     """A failed cell that leaves the merged spec in place makes "exactly as it was" untrue."""
     rows = parse_table(DOC.read_text(encoding="utf-8"))
     failed_with_merged = [
@@ -49,7 +49,8 @@ def test_the_readme_promises_what_the_matrix_shows() -> None:
         if outcome.startswith("failed") and state == "merged spec"
     ]
     assert ("read-back", "malformed JSON") in failed_with_merged
-    readme = " ".join((DOC.parents[1] / "README.md").read_text(encoding="utf-8").split())
+    page = DOC.parent / "operators" / "apply.md"
+    readme = " ".join(page.read_text(encoding="utf-8").split())
     assert "a failed apply leaves the job exactly as it was." not in readme
     assert (
         "A failed apply leaves the job either exactly as it was or exactly with the merged spec"

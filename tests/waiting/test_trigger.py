@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from airflow_gradient.core.waiting import Reference
-from airflow_gradient.hooks._clients import ASYNC_CLIENTS
 from airflow_gradient.hooks.gradient import TOKEN_CACHE, GradientHook
+from airflow_gradient.hooks.gradient_base import ASYNC_CLIENTS
 from airflow_gradient.sandbox import Sandbox
 from airflow_gradient.triggers import recommendation as recommendation_module
 from airflow_gradient.triggers.recommendation import Clock, GradientRecommendationTrigger
@@ -124,6 +124,17 @@ async def test_api_error_after_the_hook_retries_ends_the_wait(
     assert event["status"] == "error" and "HTTP 503" in event["message"]
     assert project_id in event["message"]
     assert len(polls(sb, project_id)) == FAST_HOOK["retry_limit"]
+    assert event["permanent"] is False  # a retry of the task may get through
+    assert event["error_class"] == "GradientApiError"
+
+
+async def test_a_refused_request_is_a_permanent_error_event(sb: Sandbox) -> None:
+    missing = "99999999-2222-4333-8444-555555555555"
+    [event] = await events(trigger(missing))
+    assert event["status"] == "error" and missing in event["message"]
+    assert event["permanent"] is True  # the project does not exist: a retry reads the same
+    assert event["error_class"] == "GradientRequestRefusedError"
+    assert len(polls(sb, missing)) == 1  # not retried by the hook either
 
 
 async def test_an_unknown_reference_is_an_error_event(
@@ -133,6 +144,7 @@ async def test_an_unknown_reference_is_an_error_event(
     sb.gradient.add_recommendation(project_id, state="SUCCESS")
     [event] = await events(trigger(project_id, reference=awaiting("gone")))
     assert event["status"] == "error" and "gone" in event["message"]
+    assert event["permanent"] is True  # the reference is wrong: polling again cannot help
 
 
 async def test_connection_is_read_async_and_the_loop_is_never_blocked(

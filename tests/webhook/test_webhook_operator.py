@@ -115,7 +115,7 @@ def test_hook_reply_for_a_new_destination_shows_no_secret(webhook_sb: Sandbox) -
     assert reply["config"] == {
         "generic_webhook": {"url_set": True, "username_set": True, "password_set": True}
     }
-    for view in (reply, hook.get_destination(reply["id"]), *hook.list_destinations()):
+    for view in (reply, hook.get_destination(reply["id"]), *hook.iter_destinations()):
         assert_no_secret(json.dumps(view))
 
 
@@ -476,4 +476,6 @@ def test_template_fields() -> None:
         "destination",
         "webhook_conn_id",
         "gradient_workspace_id",
+        "gradient_conn_id",
+        "databricks_conn_id",
     }

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
-from airflow_gradient.core.errors import CoreError
+from airflow_gradient.core.errors import CoreError, ProjectLookupError
 from airflow_gradient.core.health.verdicts import Verdict, age
 from airflow_gradient.core.json_values import json_equal
+from airflow_gradient.core.project_lookup import project_id_for_job
 from airflow_gradient.core.waiting import parse_timestamp
 
 # --- connections and the project ----------------------------------------------------------
@@ -33,28 +34,21 @@ def connection_verdict(service: str, conn_id: str, error: str | None) -> Verdict
 def choose_project(
     job_id: int, candidates: Sequence[Mapping[str, Any]]
 ) -> tuple[Mapping[str, Any] | None, Verdict]:
-    """The one project tracking ``job_id`` among ``candidates`` (projects with that job_id)."""
-    what = f"Databricks job {job_id}"
-    if len(candidates) == 1:
-        project = candidates[0]
-        return project, Verdict(
-            "project", "ok", f"Gradient project {project.get('id')}", f"tracks job {job_id}"
-        )
-    if not candidates:
+    """The one project tracking ``job_id`` among ``candidates`` (projects with that job_id), by
+    the operators' rule (:func:`~airflow_gradient.core.project_lookup.project_id_for_job`)."""
+    try:
+        project_id = project_id_for_job(candidates, job_id)
+    except ProjectLookupError as err:
         return None, Verdict(
             "project",
             "fail",
-            what,
-            "no Gradient project tracks this job",
-            f"Create a Gradient project for job {job_id}, or pass --project-id.",
+            f"Databricks job {job_id}",
+            str(err),
+            f"Create one Gradient project for job {job_id}, or pass --project-id to choose one.",
         )
-    ids = ", ".join(str(p.get("id")) for p in candidates)
-    return None, Verdict(
-        "project",
-        "fail",
-        what,
-        f"{len(candidates)} Gradient projects track this job ({ids})",
-        "Pass --project-id to choose one; delete the projects you do not use.",
+    project = next(p for p in candidates if p.get("id") == project_id)
+    return project, Verdict(
+        "project", "ok", f"Gradient project {project_id}", f"tracks job {job_id}"
     )
 
 
