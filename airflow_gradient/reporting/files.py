@@ -8,6 +8,7 @@ import base64
 import csv
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +43,8 @@ RECOMMENDATION_COLUMNS = (
     "runs",
 )
 CHANGE_COLUMNS = ("at", "kind", "recommendation_id", "detail")
+_UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z$")
+_UUID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
 
 
 def _cell(value: Any) -> str:
@@ -64,10 +67,37 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Sequence[Mapping[str, A
             writer.writerow([_cell(row.get(c)) for c in columns])
 
 
-def _table(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+def _nowrap(text: str) -> str:
+    return f'<span class="nw">{html.escape(text)}</span>'
+
+
+def _html_cell(value: Any, *, short_id: bool = False) -> str:
+    """A cell as a person reads it in the page (the JSON and CSV files keep the raw values):
+    a mapping one ``key: value`` a line, a list comma-separated, a UTC time as date and time
+    (it wraps only between them), an id on one line; ``short_id`` shows an id's first 8
+    characters like the plots' labels, the whole id on hover."""
+    if isinstance(value, dict):
+        return "<br>".join(_nowrap(f"{k}: {_cell(v)}") for k, v in sorted(value.items()))
+    if isinstance(value, list):
+        return html.escape(", ".join(_cell(v) for v in value))
+    text = _cell(value)
+    if _UTC_TIME.match(text):
+        return " ".join(_nowrap(part) for part in text.split("T"))
+    if _UUID.match(text):
+        if short_id:
+            return f'<span class="nw" title="{html.escape(text)}">{html.escape(text[:8])}</span>'
+        return _nowrap(text)
+    return html.escape(text)
+
+
+def _table(
+    columns: Sequence[str], rows: Sequence[Mapping[str, Any]], *, short_ids: bool = False
+) -> str:
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
+        "<tr>"
+        + "".join(f"<td>{_html_cell(row.get(c), short_id=short_ids)}</td>" for c in columns)
+        + "</tr>"
         for row in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -89,6 +119,7 @@ def html_page(history: History, images: Mapping[str, bytes]) -> str:
 body{{font-family:sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse;
 margin-bottom:2em;font-size:0.85em}} th,td{{border:1px solid #ccc;padding:3px 6px;
 text-align:left;vertical-align:top}} th{{background:#f3f0ff}} img{{max-width:100%}}
+figure{{margin:1em 0}} .nw{{white-space:nowrap}}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>Period: since {html.escape(history.since)}. {len(history.recommendations)} recommendations,
@@ -99,7 +130,7 @@ text-align:left;vertical-align:top}} th{{background:#f3f0ff}} img{{max-width:100
 <h2>Changes</h2>
 {_table(CHANGE_COLUMNS, _rows(history.changes))}
 <h2>Runs: actual next to predicted</h2>
-{_table(RUN_COLUMNS, _rows(history.runs))}
+{_table(RUN_COLUMNS, _rows(history.runs), short_ids=True)}
 {f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
 </body></html>
 """

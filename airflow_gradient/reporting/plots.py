@@ -54,15 +54,20 @@ def _mark_changes(axes: Any, history: History, *, label: bool) -> None:
         axes.axvline(_when(change.at), color=colour, linestyle="--", linewidth=1, alpha=0.8)
         if label:
             text = f"{change.kind} {str(change.recommendation_id or '')[:8]}"
+            # Just left of its line (not struck through by it), under the data points.
             axes.annotate(
                 text,
                 xy=(_when(change.at), 1.0),
                 xycoords=("data", "axes fraction"),
+                xytext=(-2, -2),
+                textcoords="offset points",
                 rotation=90,
                 va="top",
                 ha="right",
                 fontsize=7,
                 color=colour,
+                zorder=1,
+                bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
             )
 
 
