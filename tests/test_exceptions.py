@@ -49,6 +49,10 @@ PERMANENT = {
     "DatabricksRequestRefusedError",
     "WebhookLimitError",
     "DestinationConfigurationError",
+    "BundleInputError",
+    "BundleWriteBackRefusedError",
+    "BundleOwnedJobError",
+    "ProjectLookupError",
 }
 
 #: Every class name importable from airflow_gradient.exceptions before the one model.

@@ -1,4 +1,4 @@
-"""The ``airflow-gradient`` console script: ``sandbox`` and ``terraform`` subcommands.
+"""The ``airflow-gradient`` console script: ``sandbox``, ``terraform`` and ``bundle`` subcommands.
 
 Each subcommand lives in its own module and registers its parser through ``add_parser``;
 this module only dispatches, so ``airflow-gradient --help`` stays fast.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
-    from airflow_gradient.cli import sandbox, terraform
+    from airflow_gradient.cli import bundle, sandbox, terraform
 
     parser = argparse.ArgumentParser(
         prog="airflow-gradient",
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sandbox.add_parser(sub)
     terraform.add_parser(sub)
+    bundle.add_parser(sub)
     return parser
 
 

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow_gradient.core.guardrails import GuardRails
 
-__all__ = ["IF_NO_RECOMMENDATION", "ON_REVERT", "TERRAFORM_GUIDE", "ApplyOptions"]
+__all__ = ["ApplyOptions"]
 
 IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")
+ON_BUNDLE = ("warn", "fail", "apply")
+"""What a write does to a job an Asset Bundle owns (see :mod:`.bundles.deployment`)."""
 TERRAFORM_GUIDE = "docs/terraform.md in the airflow-gradient documentation"
 
 

@@ -19,6 +19,9 @@ __all__ = [
     "AmbiguousClusterError",
     "AutoApplyConflictError",
     "AwaitedRecommendationFailedError",
+    "BundleInputError",
+    "BundleOwnedJobError",
+    "BundleWriteBackRefusedError",
     "ClusterNotFoundError",
     "DatabricksJobError",
     "DatabricksRequestRefusedError",
@@ -40,6 +43,7 @@ __all__ = [
     "NoRecommendationError",
     "NotificationDestinationError",
     "PermanentError",
+    "ProjectLookupError",
     "ReadBackMismatchError",
     "RecommendationFailedError",
     "RecommendationRevertedError",
@@ -241,3 +245,34 @@ class DestinationConfigurationError(NotificationDestinationError, PermanentError
 
 class DestinationExistsError(NotificationDestinationError):
     """Databricks refused to create a destination because one of that name exists."""
+
+
+class BundleInputError(PermanentError, ValueError):
+    """A bundle directory, one of its YAML files, a target, a job or a cluster is not what the
+    ``bundle`` command needs. ``path`` names the file (relative to the bundle root, or ``""``)."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.problem = message
+
+
+class BundleWriteBackRefusedError(PermanentError):
+    """A recommendation cannot be written into a bundle as asked. ``reasons`` lists each one;
+    ``targets`` names the other targets an edit of the defining file would change."""
+
+    def __init__(
+        self, message: str, *, reasons: list[str], targets: list[str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.reasons = list(reasons)
+        self.targets = list(targets or [])
+
+
+class BundleOwnedJobError(PermanentError):
+    """The job is owned by an Asset Bundle (``on_bundle="fail"``) or managed by Databricks
+    (``deployment.kind == "SYSTEM_MANAGED"``, read-only): nothing was written."""
+
+
+class ProjectLookupError(PermanentError):
+    """No ``project_id`` was given and not exactly one Gradient project tracks the job."""

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from airflow_gradient.core.cluster.diff import changed_fields
 from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.json_values import json_equal
-from airflow_gradient.core.recommendation import SIZING_FIELDS
 from airflow_gradient.core.redaction import (
     Redactor,
     redact_changes,
@@ -28,11 +28,11 @@ from airflow_gradient.core.redaction import (
 )
 
 if TYPE_CHECKING:
+    from airflow_gradient.core.bundles.deployment import BundleFacts
     from airflow_gradient.core.cluster.locate import ClusterLocation
     from airflow_gradient.core.recommendation import Recommendation
 
 __all__ = [
-    "ROLLBACK_FIELDS",
     "ApplyResult",
     "FieldChange",
     "WriteConfirmation",
@@ -72,7 +72,8 @@ class ApplyResult(TypedDict):
     when nothing was written because the cluster was reverted and ``on_revert='warn'``);
     ``rollback_fields`` lists each field the write changed, for the rollback (empty when
     nothing was written); ``superseded_by`` is present only when another writer replaced the
-    whole cluster after this write.
+    whole cluster after this write; ``bundle`` (set by the operator) holds the facts of the
+    Asset Bundle that deploys the job (``None`` when none does).
     """
 
     applied: bool
@@ -91,6 +92,7 @@ class ApplyResult(TypedDict):
     write_confirmed_by: WriteConfirmation | None
     update_error: str | None
     superseded_by: NotRequired[str]
+    bundle: NotRequired[BundleFacts | None]
 
 
 ROLLBACK_FIELDS: tuple[Literal["job_id", "cluster_path", "rollback_fields"], ...]

@@ -7,6 +7,7 @@ and a check of the reply's shape.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_gradient.exceptions import GradientError, GradientUnexpectedResponseError
@@ -107,6 +108,33 @@ class GradientHook(BaseGradientHook):
     def get_project(self, project_id: str) -> dict[str, Any]:
         """``GET /v1/projects/{project_id}``."""
         return expect_dict(self._call("GET", f"/v1/projects/{project_id}"), "project", project_id)
+
+    def find_projects_for_job(self, job_id: int | str) -> list[dict[str, Any]]:
+        """The projects that track Databricks job ``job_id``: ``GET /v1/projects``, keeping
+        those whose ``job_id`` (a string in Gradient) equals ``str(job_id)``.
+
+        To find a project id: ``GradientHook().find_projects_for_job(123)``; the operators do
+        it themselves when ``project_id`` is not given.
+        """
+        result = self._call("GET", "/v1/projects")
+        if not isinstance(result, list):
+            raise GradientUnexpectedResponseError(
+                f"Gradient returned {type(result).__name__} instead of the list of projects "
+                f"(looking for the ones tracking Databricks job {job_id})."
+            )
+        wanted = str(job_id).strip()
+        return [
+            project
+            for project in result
+            if isinstance(project, dict)
+            and project.get("job_id") is not None
+            and str(project["job_id"]).strip() == wanted
+        ]
+
+    def update_project(self, project_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/projects/{project_id}`` with a partial body."""
+        result = self._call("PUT", f"/v1/projects/{project_id}", json=dict(fields))
+        return result if isinstance(result, dict) else {}
 
     def list_recommendations(
         self, project_id: str, *, page: int = 0, per_page: int = 20

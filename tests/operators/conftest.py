@@ -84,7 +84,12 @@ def make_target(sb: Sandbox) -> Callable[..., tuple[int, str]]:
 def run_apply() -> Callable[..., dict[str, Any]]:
     """Build the apply operator in a DAG (with optional downstream tasks) and execute it."""
 
-    def run(*, downstream: Callable[[], list[Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(
+        *,
+        downstream: Callable[[], list[Any]] | None = None,
+        render: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         from airflow.sdk import DAG
 
         from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
@@ -93,6 +98,8 @@ def run_apply() -> Callable[..., dict[str, Any]]:
             op = GradientApplyRecommendationOperator(task_id="apply", **kwargs)
             for task in downstream() if downstream else []:
                 op >> task
+        if render is not None:  # the templated fields, rendered as a task run would
+            op.render_template_fields(render)  # type: ignore[arg-type]
         ti = FakeTaskInstance()
         result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[arg-type]
         result["_links"] = ti.pushed

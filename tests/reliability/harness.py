@@ -1,4 +1,4 @@
-"""The engine of the reliability suite, shared by the tests and ``benchmarks/fault_matrix.py``.
+"""The engine of the reliability suite, shared by its tests and its report (``report.py``).
 
 It runs the real ``GradientApplyRecommendationOperator`` (real hooks, real sockets) against a
 :class:`~airflow_gradient.sandbox.Sandbox`, judges the job afterwards by comparing its *whole*
@@ -175,6 +175,8 @@ class Run:
     error: BaseException | None
     elapsed: float
     bound: float | None
+    parse_error: bool = False
+    """The error was raised while the operator was built (the DAG would not load)."""
 
     @property
     def outcome(self) -> str:
@@ -196,19 +198,24 @@ def run_apply(
 
     from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 
-    with DAG(dag_id="reliability", schedule=None):
-        op = GradientApplyRecommendationOperator(
-            task_id="apply",
-            project_id=project_id,
-            job_id=job_id,
-            gradient_hook_params=dict(
-                GRADIENT_HOOK_PARAMS if gradient_hook_params is None else gradient_hook_params
-            ),
-            databricks_hook_params=dict(
-                DATABRICKS_HOOK_PARAMS if databricks_hook_params is None else databricks_hook_params
-            ),
-            **kwargs,
-        )
+    try:  # an argument refused at parse time is the run's error too
+        with DAG(dag_id="reliability", schedule=None):
+            op = GradientApplyRecommendationOperator(
+                task_id="apply",
+                project_id=project_id,
+                job_id=job_id,
+                gradient_hook_params=dict(
+                    GRADIENT_HOOK_PARAMS if gradient_hook_params is None else gradient_hook_params
+                ),
+                databricks_hook_params=dict(
+                    DATABRICKS_HOOK_PARAMS
+                    if databricks_hook_params is None
+                    else databricks_hook_params
+                ),
+                **kwargs,
+            )
+    except ValueError as err:
+        return Run(None, err, 0.0, None, parse_error=True)
     try:
         bound = op.time_bound()
     except Exception:  # a broken connection surfaces in execute, with its own error

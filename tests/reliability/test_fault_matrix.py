@@ -3,7 +3,7 @@
 For every cell: the task succeeds or fails with its designed, clear error; the job afterwards
 is exactly as before or exactly the merged spec (whole settings compared); the task ends
 within the bound the operator computes from its hook parameters. ``docs/reliability.md``
-(written by ``benchmarks/fault_matrix.py``) must show the same outcome for every cell.
+(written by ``tests/reliability/report.py``) must show the same outcome for every cell.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_the_doc_shows_every_cell_with_its_designed_outcome() -> None:
         expected = cell.expected
         designed = "succeeded" if expected.error is None else f"failed: {expected.error}"
         assert rows.get((cell.request.name, cell.fault.name)) == (designed, expected.state), (
-            f"{cell.id}: docs/reliability.md is stale; run benchmarks/fault_matrix.py"
+            f"{cell.id}: docs/reliability.md is stale; run tests/reliability/report.py"
         )
     assert not any(state.startswith("NEITHER") for _, state in rows.values())
 

@@ -25,17 +25,31 @@ class XComTaskInstance(FakeTaskInstance):
         return self.values.get(task_ids)
 
 
+APPLY = "apply_recommendation"
+WHAT = ("apply_result", "apply_task_id", "cluster_spec")
+
+
 @pytest.fixture
 def run_rollback() -> Callable[..., dict[str, Any]]:
     """``run_rollback(xcom={"apply_recommendation": result}, **operator_kwargs)`` → the result
-    of ``execute`` plus ``_links`` (what it pushed besides) and ``_pulled`` (task ids pulled)."""
+    of ``execute`` plus ``_links`` (what it pushed besides) and ``_pulled`` (task ids pulled).
 
-    def run(*, xcom: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    The DAG holds an apply task ``apply_recommendation`` (never run: its XCom is ``xcom``),
+    which the rollback reads by ``apply_task_id`` unless the arguments say otherwise (or
+    ``legacy_default=True``: the rollback is given nothing, as before ``apply_result``)."""
+
+    def run(
+        *, xcom: dict[str, Any] | None = None, legacy_default: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         from airflow.sdk import DAG
 
+        from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
         from airflow_gradient.operators.rollback import GradientRollbackOperator
 
+        if not legacy_default and not any(name in kwargs for name in WHAT):
+            kwargs["apply_task_id"] = APPLY
         with DAG(dag_id="test_rollback", schedule=None):
+            GradientApplyRecommendationOperator(task_id=APPLY, project_id="p", job_id=1)
             op = GradientRollbackOperator(task_id="rollback", **kwargs)
         ti = XComTaskInstance(xcom)
         result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[typeddict-item]

@@ -122,6 +122,9 @@ def test_failed_run_is_rolled_back_and_the_dag_run_fails(dag_tests: dict[str, Da
     assert dag_test.updates() == 2, tail  # the apply, then the rollback
     assert "Rolled back Databricks job" in dag_test.output, tail
     assert "Failing the DAG run on purpose" in dag_test.output, tail
+    # The template sets no execution_timeout: the apply derived it from time_bound() before
+    # Airflow's task runner read it (3,600 s with the default hook arguments, + 60 s).
+    assert "execution_timeout set to 1:01:00" in dag_test.output, tail
 
 
 def test_good_run_skips_the_rollback_and_keeps_the_recommendation(
@@ -152,9 +155,11 @@ def test_the_example_dag_has_the_documented_shape() -> None:
     assert dag.dag_id == DAG_ID and not dag.params
     assert dag.get_task("run_job").upstream_task_ids == {"apply_recommendation"}
     rollback = dag.get_task("rollback_cluster")
-    assert rollback.upstream_task_ids == {"run_job"}
+    # apply_result=apply_recommendation.output: the XCom by reference, and a dependency
+    assert rollback.upstream_task_ids == {"run_job", "apply_recommendation"}
     assert rollback.trigger_rule == "one_failed"
-    assert rollback.apply_task_id == "apply_recommendation"
+    assert rollback.apply_task_id is None and rollback.allow_missing_result is True
+    assert rollback.apply_result.operator is dag.get_task("apply_recommendation")
     assert rollback.force is False
     watcher = dag.get_task("fail_dag_run")
     assert watcher.upstream_task_ids == {"rollback_cluster"}

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_gradient.exceptions import RollbackRefusedError
+from airflow_gradient.exceptions import InvalidArgumentsError, RollbackRefusedError
 from airflow_gradient.sandbox import Sandbox
 
 Target = Callable[..., tuple[int, str]]
@@ -156,12 +157,80 @@ def test_an_apply_that_did_not_write_is_a_no_op(
     assert settings_of(sb, job_id) == before
 
 
-def test_an_apply_that_never_returned_is_a_no_op(sb: Sandbox, run_rollback: Run) -> None:
-    out = run_rollback(apply_task_id="apply_somewhere_else", xcom={})
+def test_a_missing_apply_result_fails_without_retries(sb: Sandbox, run_rollback: Run) -> None:
+    with pytest.raises(RollbackRefusedError, match="returned no result") as caught:
+        run_rollback(xcom={})
+
+    assert isinstance(caught.value, AirflowFailException)  # permanent: no retry
+    assert f"apply task {APPLY!r}" in str(caught.value)
+    assert sb.requests == []
+
+
+@pytest.mark.parametrize("via", ["apply_task_id", "apply_result"])
+def test_a_missing_apply_result_is_a_no_op_when_allowed(
+    sb: Sandbox, run_rollback: Run, via: str
+) -> None:
+    kwargs: dict[str, Any] = {"apply_task_id": APPLY} if via == "apply_task_id" else {}
+    if via == "apply_result":
+        kwargs["apply_result"] = "None"  # what a template renders for a missing XCom
+
+    out = run_rollback(xcom={}, allow_missing_result=True, **kwargs)
 
     assert out["rolled_back"] is False and "returned no result" in out["reason"]
-    assert out["_pulled"] == ["apply_somewhere_else"]
+    assert out["_pulled"] == ([APPLY] if via == "apply_task_id" else [])
     assert sb.requests == []
+
+
+def test_an_apply_task_id_naming_no_task_fails_without_retries(
+    sb: Sandbox, run_rollback: Run
+) -> None:
+    with pytest.raises(InvalidArgumentsError) as caught:
+        run_rollback(apply_task_id="apply_somewhere_else", xcom={})
+
+    message = str(caught.value)
+    assert isinstance(caught.value, AirflowFailException)
+    assert (
+        "apply_task_id='apply_somewhere_else', which is no task of DAG 'test_rollback'" in message
+    )
+    assert f"apply tasks of the DAG: {APPLY}" in message and "apply_result=" in message
+    assert sb.requests == []
+
+
+def test_an_apply_task_id_naming_another_kind_of_task_fails_at_parse_time() -> None:
+    from airflow.providers.common.compat.sdk import DAG
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    from airflow_gradient.operators.rollback import GradientRollbackOperator
+
+    with DAG(dag_id="wrong_kind", schedule=None):
+        EmptyOperator(task_id="run_job")
+        with pytest.raises(ValueError, match="a EmptyOperator, not a GradientApplyRecommendation"):
+            GradientRollbackOperator(task_id="rollback", apply_task_id="run_job")
+
+
+def test_the_old_default_apply_task_id_still_works_with_a_deprecation_warning(
+    sb: Sandbox, make_target: Target, run_apply: Run, run_rollback: Run
+) -> None:
+    from airflow_gradient._compat import AirflowProviderDeprecationWarning
+
+    job_id, before, result = applied(sb, make_target, run_apply)
+
+    with pytest.warns(AirflowProviderDeprecationWarning, match="apply_result=<apply task>.output"):
+        out = run_rollback(xcom={APPLY: result}, legacy_default=True)
+
+    assert out["rolled_back"] is True and out["_pulled"] == [APPLY]
+    assert settings_of(sb, job_id) == before
+
+
+def test_apply_result_from_the_apply_task_output_rolls_back(
+    sb: Sandbox, make_target: Target, run_apply: Run, run_rollback: Run
+) -> None:
+    job_id, before, result = applied(sb, make_target, run_apply)
+
+    out = run_rollback(apply_result=result)
+
+    assert out["rolled_back"] is True and out["_pulled"] == []
+    assert settings_of(sb, job_id) == before
 
 
 def test_an_explicit_spec_is_restored_and_read_back(
@@ -188,6 +257,7 @@ def test_an_explicit_spec_is_restored_and_read_back(
         ({"cluster_spec": {"num_workers": 1}, "job_id": 1}, "needs job_id and cluster_key"),
         ({"job_id": 1}, "go with cluster_spec"),
         ({"apply_task_id": ""}, "say what to roll back"),
+        ({"apply_task_id": "apply", "apply_result": {}}, "not both"),
     ],
 )
 def test_conflicting_arguments_fail_at_parse_time(kwargs: dict[str, Any], words: str) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
+from airflow_gradient.sandbox.airflow_home import migrate
 from tests.secrets_scan import leaks, sandbox_secrets
-from tests.templates.harness import AirflowHome, ApiServer, migrate
+from tests.templates.harness import AirflowHome, ApiServer
 
 
 @pytest.fixture(scope="session")

@@ -1,31 +1,19 @@
 """Run an example DAG with ``airflow dags test`` against a sandbox, and answer it over REST.
 
-* :func:`migrate` builds one migrated SQLite database; :meth:`AirflowHome.create` copies it into
-  a fresh AIRFLOW_HOME with a dags folder holding only the template under test (so a test
-  neither pays for ``airflow db migrate`` again nor parses other DAG files).
-* :meth:`AirflowHome.dags_test` runs a DAG to the end; :meth:`AirflowHome.start_dags_test`
-  starts it in the background (a human-in-the-loop task waits for an answer).
+* :func:`migrate`, :class:`AirflowHome` (``dags_test``, ``start_dags_test``), :func:`stop` and
+  :func:`tail` are the sandbox's (:mod:`airflow_gradient.sandbox.airflow_home`, also used by
+  ``benchmarks/fleet.py``); here :class:`AirflowHome` takes example DAGs by file name.
 * :class:`ApiServer` runs ``airflow api-server`` on 127.0.0.1 on the same database (simple
   auth manager, everyone admin), for the HITL REST API.
-
-Every process is started in its own session and stopped by process group (:func:`stop`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import json
-import os
-import secrets
-import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -33,12 +21,15 @@ from urllib.parse import quote
 
 import httpx
 
+from airflow_gradient.sandbox import airflow_home as sandbox_home
+from airflow_gradient.sandbox.airflow_home import (
+    AIRFLOW,
+    stop,
+    tail,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = ROOT / "example_dags"
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-SIMPLE_AUTH_MANAGER = (
-    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
-)
 
 
 def load_template(name: str) -> ModuleType:
@@ -52,150 +43,15 @@ def load_template(name: str) -> ModuleType:
     return module
 
 
-def base_env(home: Path, dags: Path) -> dict[str, str]:
-    """The environment for the ``airflow`` CLI: isolated home, SQLite, only ``dags``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__CORE__AUTH_MANAGER": SIMPLE_AUTH_MANAGER,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            # Fixed per home, so the api-server and `dags test` agree whoever writes airflow.cfg.
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(16),
-        }
-    )
-    return env
-
-
-def migrate(home: Path) -> Path:
-    """``airflow db migrate`` into ``home``; return the database file (``airflow.cfg`` next
-    to it: copied too, so that processes started together never race to write one)."""
-    dags = home / "dags"
-    dags.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [AIRFLOW, "db", "migrate"],
-        env=base_env(home, dags),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    return home / "airflow.db"
-
-
-def tail(text: str, lines: int = 80) -> str:
-    """The last ``lines`` lines of ``text``."""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
-    """Stop ``proc`` and its children (its own process group): TERM, then KILL.
-
-    A process that already ended is left alone (its group id may be reused by then)."""
-    if proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    # Children that outlived the leader (uvicorn workers) still carry its group id.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-@dataclass
-class DagsTestResult:
-    """What ``airflow dags test`` did."""
-
-    returncode: int
-    output: str
-
-    def assert_ok(self) -> None:
-        assert self.returncode == 0, tail(self.output)
-
-
-@dataclass
-class AirflowHome:
-    """An AIRFLOW_HOME with a migrated database and a dags folder of chosen templates."""
-
-    home: Path
-    dags: Path
-    env_vars: dict[str, str] = field(default_factory=dict)
-    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
+class AirflowHome(sandbox_home.AirflowHome):
+    """:class:`airflow_gradient.sandbox.airflow_home.AirflowHome` whose dags folder holds
+    example DAGs, named by file (``"gradient_fleet.py"``)."""
 
     @classmethod
-    def create(cls, root: Path, database: Path, templates: Iterable[str]) -> AirflowHome:
-        home, dags = root / "home", root / "dags"
-        dags.mkdir(parents=True)
-        home.mkdir(parents=True)
-        shutil.copy(database, home / "airflow.db")
-        shutil.copy(database.with_name("airflow.cfg"), home / "airflow.cfg")
-        for name in templates:
-            shutil.copy(EXAMPLE_DAGS / name, dags / name)
-        return cls(home=home, dags=dags, env_vars=base_env(home, dags))
-
-    def env(
-        self,
-        connections: Mapping[str, str] | None = None,
-        variables: Mapping[str, Any] | None = None,
-    ) -> dict[str, str]:
-        """The base environment plus ``AIRFLOW_CONN_*`` and ``AIRFLOW_VAR_<NAME>`` entries."""
-        env = dict(self.env_vars)
-        env.update(connections or {})
-        for name, value in (variables or {}).items():
-            text = value if isinstance(value, str) else json.dumps(value)
-            env[f"AIRFLOW_VAR_{name.upper()}"] = text
-        return env
-
-    def log(self, dag_id: str) -> Path:
-        return self.home / f"dags-test-{dag_id}-{len(self.processes)}.log"
-
-    def start_dags_test(
-        self, dag_id: str, env: Mapping[str, str]
-    ) -> tuple[subprocess.Popen[Any], Path]:
-        """``airflow dags test dag_id`` in the background; output goes to the returned log."""
-        log = self.log(dag_id)
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [AIRFLOW, "dags", "test", dag_id],
-                env=dict(env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.processes.append(proc)
-        return proc, log
-
-    def dags_test(
-        self, dag_id: str, env: Mapping[str, str], timeout: float = 150
-    ) -> DagsTestResult:
-        """``airflow dags test dag_id`` to the end (stopped after ``timeout`` seconds)."""
-        proc, log = self.start_dags_test(dag_id, env)
-        try:
-            returncode = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            stop(proc)
-            raise AssertionError(
-                f"airflow dags test {dag_id} still running after {timeout}s:\n"
-                + tail(log.read_text())
-            ) from None
-        return DagsTestResult(returncode, log.read_text())
-
-    def stop_all(self) -> None:
-        for proc in self.processes:
-            stop(proc)
+    def create(cls, root: Path, database: Path, templates: Iterable[str | Path]) -> AirflowHome:
+        home = super().create(root, database, [EXAMPLE_DAGS / name for name in templates])
+        assert isinstance(home, AirflowHome)
+        return home
 
 
 def free_port() -> int:

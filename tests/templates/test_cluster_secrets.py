@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
+from airflow_gradient.sandbox.airflow_home import stop, tail
 from tests.secrets_scan import database_texts, found_in, leaks
-from tests.templates.harness import AirflowHome, ApiServer, stop, tail
+from tests.templates.harness import AirflowHome, ApiServer
 
 AZURE = "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net"
 PLANTED = {
@@ -39,8 +40,8 @@ TABLES = ("xcom", "rendered_task_instance_fields", "hitl_detail")
 #: A DAG file that switches the redaction off in the `airflow dags test` process.
 NO_REDACTION = """
 # Not a DAG: imported with the dags folder, it switches airflow-gradient's redaction off.
-import airflow_gradient.redaction as redaction
-redaction.airflow_redactor = lambda: (lambda key, value: value)
+import airflow_gradient.masking as masking
+masking.airflow_redactor = lambda: (lambda key, value: value)
 """
 
 

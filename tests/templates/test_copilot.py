@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
-from tests.templates.harness import AirflowHome, ApiServer, stop, tail
+from airflow_gradient.sandbox.airflow_home import stop, tail
+from tests.templates.harness import AirflowHome, ApiServer
 
 DAG_ID = "gradient_copilot"
 AFTER_APPROVAL = ("apply", "run_recommended")

@@ -11,6 +11,7 @@ import pytest
 from tests.templates.harness import EXAMPLE_DAGS
 
 TEMPLATES = {
+    "gradient_bundle_writeback.py": ["gradient_bundle_writeback"],
     "gradient_copilot.py": ["gradient_copilot"],
     "gradient_fleet.py": ["gradient_fleet"],
     "gradient_submit_run_migration.py": [

@@ -104,7 +104,11 @@ def test_a_retry_after_a_lost_reply_reuses_the_request_that_went_through(
 
 
 def test_template_fields_and_window_validation() -> None:
-    assert GradientRequestRecommendationOperator.template_fields == ("project_id",)
+    assert GradientRequestRecommendationOperator.template_fields == (
+        "project_id",
+        "job_id",
+        "gradient_conn_id",
+    )
     with pytest.raises(ValueError, match="timedelta"):
         GradientRequestRecommendationOperator(
             task_id="r",

@@ -58,7 +58,7 @@ def test_poke_waits_for_the_requested_one_pending_then_success(
     sb.gradient.add_recommendation(project_id, state="SUCCESS")  # older: must not count
     sb.gradient.recommendation_ready_after_reads = 3
     rec_id = sb.gradient.request_recommendation(project_id)
-    s = sensor(project_id, newer_than=rec_id)
+    s = sensor(project_id, newer_than_recommendation_id=rec_id)
     ctx = context()
     results = [s.poke(ctx) for _ in range(2)]
     assert [bool(r) for r in results] == [False, False]
@@ -73,7 +73,7 @@ def test_execute_in_poke_mode_returns_the_id(
     _, project_id = make_project()
     sb.gradient.recommendation_ready_after_reads = 4
     rec_id = sb.gradient.request_recommendation(project_id)
-    assert sensor(project_id, newer_than=rec_id).execute(context()) == rec_id
+    assert sensor(project_id, newer_than_recommendation_id=rec_id).execute(context()) == rec_id
     assert list_polls(sb, project_id) >= 3
     assert sb.gradient.get_recommendation(project_id, rec_id)["state"] == "SUCCESS"
 
@@ -86,7 +86,7 @@ def test_failure_of_the_awaited_one_fails_without_retry_and_with_its_text(
     sb.gradient.recommendation_ready_after_reads = 2
     rec_id = sb.gradient.request_recommendation(project_id)
     with pytest.raises(AwaitedRecommendationFailedError) as caught:
-        sensor(project_id, newer_than=rec_id).execute(context())
+        sensor(project_id, newer_than_recommendation_id=rec_id).execute(context())
     message = str(caught.value)
     assert FAILURE_TEXT in message and rec_id in message and project_id in message
     assert isinstance(caught.value, AirflowFailException)
@@ -99,13 +99,13 @@ def test_soft_fail_turns_the_failure_into_a_skip(
     _, project_id = make_project()
     rec_id = sb.gradient.add_recommendation(project_id, state="FAILURE", error="bad logs")
     with pytest.raises(AirflowSkipException):
-        sensor(project_id, newer_than=rec_id, soft_fail=True).execute(context())
+        sensor(project_id, newer_than_recommendation_id=rec_id, soft_fail=True).execute(context())
 
 
 def test_poke_mode_times_out(sb: Sandbox, make_project: Callable[..., tuple[int, str]]) -> None:
     _, project_id = make_project()
     rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
-    s = sensor(project_id, newer_than=rec_id, poke_interval=0.05, timeout=0.3)
+    s = sensor(project_id, newer_than_recommendation_id=rec_id, poke_interval=0.05, timeout=0.3)
     assert not s.poke(context())  # warm up (connection, token, reference) outside the clock
     with pytest.raises(AirflowSensorTimeout):
         s.execute(context())
@@ -137,14 +137,16 @@ def test_an_unknown_reference_id_is_a_clear_error(
     sb: Sandbox, make_project: Callable[..., tuple[int, str]]
 ) -> None:
     _, project_id = make_project()
-    with pytest.raises(GradientError, match=r"newer_than='nope' is not a recommendation"):
-        sensor(project_id, newer_than="nope").execute(context())
+    with pytest.raises(
+        GradientError, match=r"newer_than_recommendation_id='nope' is not a recommendation"
+    ):
+        sensor(project_id, newer_than_recommendation_id="nope").execute(context())
 
 
 def test_a_timestamp_reference(sb: Sandbox, make_project: Callable[..., tuple[int, str]]) -> None:
     _, project_id = make_project()
     sb.gradient.add_recommendation(project_id, state="SUCCESS", created_at="2026-01-01T00:00:00Z")
-    s = sensor(project_id, newer_than="2026-01-01T00:00:00Z")
+    s = sensor(project_id, newer_than_time="2026-01-01T00:00:00Z")
     assert not s.poke(context())
     newer = sb.gradient.add_recommendation(
         project_id, state="SUCCESS", created_at="2026-01-01T00:00:01Z"
@@ -201,14 +203,16 @@ def test_reschedule_mode_reschedules_then_succeeds(
 
     before = datetime.now(UTC)
     with pytest.raises(AirflowRescheduleException) as caught:
-        sensor(project_id, newer_than=rec_id, mode="reschedule", poke_interval=90).execute(
-            context(FakeTaskInstance(first_reschedule=None))
-        )
+        sensor(
+            project_id, newer_than_recommendation_id=rec_id, mode="reschedule", poke_interval=90
+        ).execute(context(FakeTaskInstance(first_reschedule=None)))
     due = caught.value.reschedule_date
     assert before + timedelta(seconds=89) <= due <= datetime.now(UTC) + timedelta(seconds=91)
 
     # The next try is a new process: a new operator object, the first reschedule date known.
-    later = sensor(project_id, newer_than=rec_id, mode="reschedule", poke_interval=90)
+    later = sensor(
+        project_id, newer_than_recommendation_id=rec_id, mode="reschedule", poke_interval=90
+    )
     assert later.execute(context(FakeTaskInstance(first_reschedule=first))) == rec_id
 
 
@@ -217,7 +221,7 @@ def test_reschedule_mode_times_out_from_the_first_try(
 ) -> None:
     _, project_id = make_project()
     rec_id = sb.gradient.add_recommendation(project_id, state="PENDING")
-    s = sensor(project_id, newer_than=rec_id, mode="reschedule", timeout=3600)
+    s = sensor(project_id, newer_than_recommendation_id=rec_id, mode="reschedule", timeout=3600)
     long_ago = datetime.now(UTC) - timedelta(hours=2)
     with pytest.raises(AirflowSensorTimeout):
         s.execute(context(FakeTaskInstance(first_reschedule=long_ago)))
@@ -231,7 +235,13 @@ def test_deferrable_defers_to_the_trigger_with_plain_kwargs(
 ) -> None:
     _, project_id = make_project()
     rec_id = sb.gradient.request_recommendation(project_id)
-    s = sensor(project_id, newer_than=rec_id, deferrable=True, poke_interval=30, timeout=600)
+    s = sensor(
+        project_id,
+        newer_than_recommendation_id=rec_id,
+        deferrable=True,
+        poke_interval=30,
+        timeout=600,
+    )
     start = datetime.now(UTC).timestamp()
     with pytest.raises(TaskDeferred) as caught:
         s.execute(context())
@@ -276,7 +286,9 @@ def test_deferrable_defaults_to_the_airflow_setting(monkeypatch: pytest.MonkeyPa
 def test_execute_complete_turns_events_into_clear_errors(
     event: dict[str, Any] | None, error: type[Exception], text: str
 ) -> None:
-    s = GradientRecommendationSensor(task_id="w", project_id="proj-9", newer_than="r1")
+    s = GradientRecommendationSensor(
+        task_id="w", project_id="proj-9", newer_than_recommendation_id="r1"
+    )
     with pytest.raises(error, match=text) as caught:
         s.execute_complete(context(), event)
     assert "proj-9" in str(caught.value)
@@ -301,7 +313,7 @@ def test_execute_complete_maps_a_trigger_error_like_poke(
 
 
 def test_execute_complete_failure_with_a_baseline_may_be_retried() -> None:
-    s = GradientRecommendationSensor(task_id="w", project_id="p", newer_than="2026-01-01")
+    s = GradientRecommendationSensor(task_id="w", project_id="p", newer_than_time="2026-01-01")
     with pytest.raises(RecommendationFailedError) as caught:
         s.execute_complete(context(), {"status": "failed", "message": "m"})
     assert not isinstance(caught.value, AirflowFailException)
@@ -310,7 +322,12 @@ def test_execute_complete_failure_with_a_baseline_may_be_retried() -> None:
 def test_template_fields() -> None:
     assert set(GradientRecommendationSensor.template_fields) == {
         "project_id",
+        "newer_than_recommendation_id",
+        "newer_than_time",
         "newer_than",
         "job_id",
+        "job_name",
         "cluster_key",
+        "gradient_conn_id",
+        "databricks_conn_id",
     }

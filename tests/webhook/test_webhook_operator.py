@@ -476,4 +476,6 @@ def test_template_fields() -> None:
         "destination",
         "webhook_conn_id",
         "gradient_workspace_id",
+        "gradient_conn_id",
+        "databricks_conn_id",
     }

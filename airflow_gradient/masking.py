@@ -1,4 +1,5 @@
-"""Airflow's redaction, handed to the core as a :data:`~airflow_gradient.core.redaction.Redactor`.
+"""Airflow's secrets masker at the edge: handed to the core as a
+:data:`~airflow_gradient.core.redaction.Redactor`, and told every secret value of a cluster.
 
 Airflow's secrets masker hides a value when its name is sensitive (``[core]
 sensitive_var_conn_names`` plus Airflow's list: password, secret, token, api_key, ...) and any
@@ -17,6 +18,8 @@ import re
 from typing import Any
 
 from airflow_gradient.core.redaction import Redactor, secret_values
+
+__all__ = ["airflow_redactor", "mask_cluster_secrets"]
 
 #: Words in a Spark setting's name that Airflow's list misses; matched between separators.
 _SPARK_SENSITIVE = re.compile(r"(^|[._\-])(key|keys|credential|credentials)($|[._\-])", re.I)

@@ -7,9 +7,10 @@ replies of ``jobs/update``), one at a time, against the sandbox, on a fresh job 
 Prints the table and writes it, with the guarantees it backs, into ``docs/reliability.md``.
 Exits 1 if any cell breaks a guarantee or its designed outcome. The same cells run in
 ``make test`` (``tests/reliability/test_fault_matrix.py``), which also checks that the doc
-shows the designed outcome of every cell.
+shows the designed outcome of every cell. It is the reliability suite's report, so it lives
+with the suite (``make bench`` runs it too).
 
-    .venv/bin/python benchmarks/fault_matrix.py [--output docs/reliability.md] [--no-write]
+    .venv/bin/python tests/reliability/report.py [--output docs/reliability.md] [--no-write]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="gradient-faults-"
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "CRITICAL")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
@@ -84,7 +85,7 @@ def render(results: list[Any], *, wall: float) -> str:
 What `GradientApplyRecommendationOperator` guarantees when a request fails or an input is
 wrong, and the evidence: a fault matrix (every request of the apply path broken one way at a
 time) and a corpus of bad inputs. Both run in `make test` (`tests/reliability/`); the table at
-the end is written by `benchmarks/fault_matrix.py`, and a test checks it still shows the
+the end is written by `tests/reliability/report.py`, and a test checks it still shows the
 designed outcome of every cell.
 
 ## Guarantees
@@ -179,7 +180,7 @@ unchanged, **{states[h.NEITHER]} in a state nobody chose**. Wall time {wall:.0f}
 {h.TABLE_HEADER}
 {rows}
 
-Regenerate with `.venv/bin/python benchmarks/fault_matrix.py`.
+Regenerate with `.venv/bin/python tests/reliability/report.py`.
 """
 
 
