@@ -91,7 +91,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/apply.py
 	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
-	$(BIN)/python tests/reliability/report.py
+	$(BIN)/python tests/scenarios/reliability/report.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/doctor.py
 
