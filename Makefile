@@ -91,8 +91,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/apply.py
 	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
-	$(BIN)/python tests/reliability/report.py
+	$(BIN)/python tests/scenarios/reliability/report.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/doctor.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment

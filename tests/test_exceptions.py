@@ -53,6 +53,7 @@ PERMANENT = {
     "BundleWriteBackRefusedError",
     "BundleOwnedJobError",
     "ProjectLookupError",
+    "HealthCheckFailedError",
 }
 
 #: Every class name importable from airflow_gradient.exceptions before the one model.

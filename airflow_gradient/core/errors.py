@@ -34,6 +34,7 @@ __all__ = [
     "GradientTransportError",
     "GradientUnexpectedResponseError",
     "GuardRailViolationError",
+    "HealthCheckFailedError",
     "InsecureConnectionError",
     "InvalidArgumentsError",
     "InvalidClusterSpecError",
@@ -276,3 +277,8 @@ class BundleOwnedJobError(PermanentError):
 
 class ProjectLookupError(PermanentError):
     """No ``project_id`` was given and not exactly one Gradient project tracks the job."""
+
+
+class HealthCheckFailedError(PermanentError):
+    """GradientHealthCheckOperator found checks at or above its ``fail_on`` level. Not retried:
+    the fix is outside Airflow (the job, the project, the workspace)."""

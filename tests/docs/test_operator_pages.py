@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
+from airflow_gradient.operators.health import GradientHealthCheckOperator
 from airflow_gradient.operators.request import GradientRequestRecommendationOperator
 from airflow_gradient.operators.rollback import GradientRollbackOperator
 from airflow_gradient.operators.webhook import GradientWebhookOperator
@@ -31,6 +32,7 @@ PAGES: dict[type[Any], str] = {
     GradientRecommendationSensor: "operators/sensor.md",
     GradientRollbackOperator: "operators/rollback.md",
     GradientWebhookOperator: "operators/webhook.md",
+    GradientHealthCheckOperator: "operators/health.md",
 }
 
 #: (page, kind, name): documented ahead of the code (empty when the two agree).

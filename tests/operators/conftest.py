@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
-from tests.templates.conftest import (  # noqa: F401 (fixtures)
+from tests.scenarios.templates.conftest import (  # noqa: F401 (fixtures)
     airflow_home,
     migrated_db,
     template_sb,
@@ -106,3 +106,18 @@ def run_apply() -> Callable[..., dict[str, Any]]:
         return result
 
     return run
+
+
+# The fixtures of the request, rollback and webhook operator tests live in support modules of
+# their own (their helpers, such as another FakeTaskInstance or job_settings, differ from the
+# apply helpers above); none of these fixture names is defined anywhere else. Imported last:
+# rollback_support subclasses this module's FakeTaskInstance.
+from tests.operators.rollback_support import run_rollback  # noqa: E402, F401
+from tests.operators.webhook_support import (  # noqa: E402, F401
+    destinations,
+    make_job,
+    oncall,
+    run_webhook,
+    webhook_sb,
+)
+from tests.waiting_support import make_project  # noqa: E402, F401

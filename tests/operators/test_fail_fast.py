@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings
-from tests.templates.harness import AirflowHome
+from tests.scenarios.templates.harness import AirflowHome
 
 DAG_ID = "fail_fast"
 

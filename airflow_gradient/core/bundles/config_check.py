@@ -31,7 +31,7 @@ from airflow_gradient.core.cluster.paths import settings_entries
 from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.errors import BundleInputError, CoreError
 
-__all__ = ["PROBLEMS", "BundleFinding", "config_findings"]
+__all__ = ["BundleFinding", "config_findings"]
 
 PROBLEMS = ("variable-cluster", "variable-file", "ignored-include", "not-included", "no-cluster")
 """Finding kinds that stop a plain write-back or make CI deploy something else."""

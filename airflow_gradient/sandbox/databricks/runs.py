@@ -26,6 +26,8 @@ class Run:
     overrides: dict[str, Any] = field(default_factory=dict)
     canceled_at: float | None = None
     finished: tuple[float, str] | None = None
+    on_start: tuple[str, ...] = ()
+    """Ids of the existing notification destinations the job's ``on_start`` named at start."""
 
 
 def timeline(run: Run, now: float) -> tuple[str, str | None, float | None]:
