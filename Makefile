@@ -91,9 +91,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/apply.py
 	$(BIN)/python benchmarks/trigger_fanin.py
 	$(BIN)/python benchmarks/dag_parse.py
-	$(BIN)/python benchmarks/fault_matrix.py
+	$(BIN)/python tests/scenarios/reliability/report.py
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/workflow_clusters.py
+	$(BIN)/python benchmarks/doctor.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache .demo .compat .deployment

@@ -17,6 +17,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+# The warning of a deprecated provider argument: Airflow 2.11 and 3.x keep it here, and the
+# common.compat layer does not export it.
+from airflow.exceptions import AirflowProviderDeprecationWarning
+
 try:  # Airflow 3
     from airflow.sdk.log import mask_secret as _mask_secret
 except ImportError:  # Airflow 2.11
@@ -43,4 +47,9 @@ class SerialConnectionLookup:
             return super().get_connection(conn_id)  # type: ignore[misc]
 
 
-__all__ = ["SUPERVISOR_LOCK", "SerialConnectionLookup", "mask_secret"]
+__all__ = [
+    "SUPERVISOR_LOCK",
+    "AirflowProviderDeprecationWarning",
+    "SerialConnectionLookup",
+    "mask_secret",
+]

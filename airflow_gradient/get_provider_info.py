@@ -95,6 +95,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Gradient",
                 "python-modules": [
                     "airflow_gradient.operators.apply",
+                    "airflow_gradient.operators.health",
                     "airflow_gradient.operators.request",
                     "airflow_gradient.operators.rollback",
                     "airflow_gradient.operators.webhook",

@@ -1,9 +1,12 @@
 """Which DAG shapes Gradient cannot work with, found from the task graph alone.
 
-One set of rules, three ways in:
+The rules: an apply task must not be followed by a one-time run or a job reset before its
+``DatabricksRunNowOperator``; a rollback task's ``apply_task_id`` must name an apply task of
+the DAG. One set of rules, three ways in:
 
 * the apply operator calls :func:`downstream_findings` with its direct downstream tasks before
-  any API call, and refuses to run;
+  any API call, and refuses to run; the rollback operator calls :func:`rollback_finding` when
+  it is created (if the apply task exists already) and before it reads the apply's result;
 * :func:`dag_policy` is an opt-in cluster policy: import it in ``airflow_local_settings.py`` and
   a DAG that breaks a rule shows an import error in the UI instead of failing at run time;
 * :func:`validate_dag` returns (or raises) the same findings, for users' own DAG tests in CI.
@@ -19,6 +22,7 @@ from typing import Any
 
 APPLY = "GradientApplyRecommendationOperator"
 WORKFLOW_CLUSTERS = "GradientWorkflowClustersOperator"
+ROLLBACK = "GradientRollbackOperator"
 RUN_NOW = "DatabricksRunNowOperator"
 SUBMIT_RUN = "DatabricksSubmitRunOperator"
 CREATE_JOBS = "DatabricksCreateJobsOperator"
@@ -119,19 +123,53 @@ def downstream_findings(apply_task: Any, downstream: Iterable[Any]) -> list[str]
     return findings
 
 
+def rollback_finding(rollback_task: Any, dag: Any) -> str | None:
+    """The message when ``rollback_task``'s ``apply_task_id`` names no apply task of ``dag``
+    (a typo, or a task group's prefix left out); ``None`` when it is fine or not used."""
+    apply_task_id = getattr(rollback_task, "apply_task_id", None)
+    if not isinstance(apply_task_id, str) or not apply_task_id:
+        return None
+    task = repr(rollback_task.task_id)
+    if not dag.has_task(apply_task_id):
+        similar = sorted(
+            str(t.task_id)
+            for t in dag.tasks
+            if is_instance_of(t, APPLY) or str(t.task_id).endswith(f".{apply_task_id}")
+        )
+        found = f"apply tasks of the DAG: {_some(similar)}" if similar else "no apply task"
+        return (
+            f"Task {task} ({ROLLBACK}) has apply_task_id={apply_task_id!r}, which is no task of "
+            f"DAG {dag.dag_id!r} ({found}); it would never find anything to roll back. Pass "
+            "apply_result=<apply task>.output instead (inside a task group the id is "
+            "'<group>.<task>')."
+        )
+    named = dag.get_task(apply_task_id)
+    if not is_instance_of(named, APPLY):
+        return (
+            f"Task {task} ({ROLLBACK}) has apply_task_id={apply_task_id!r}, a "
+            f"{_class_name(named)}, not a {APPLY}: its result says nothing about what to roll "
+            "back. Pass apply_result=<apply task>.output with the apply task."
+        )
+    return None
+
+
 def dag_findings(dag: Any) -> list[str]:
-    """Findings for every ``GradientApplyRecommendationOperator`` of ``dag``.
+    """Findings for every ``GradientApplyRecommendationOperator`` and
+    ``GradientRollbackOperator`` of ``dag``.
 
     Unlike the execute-time check (direct downstream only), this follows every path down from
     each apply task until a ``DatabricksRunNowOperator``: a reset or a one-time run anywhere
     between the apply task and the run is caught, while tasks after the run are not judged.
+    Each rollback task's ``apply_task_id`` must name an apply task (:func:`rollback_finding`).
     """
     findings: list[str] = []
-    apply_tasks = sorted(
-        (t for t in dag.tasks if is_instance_of(t, APPLY)), key=lambda t: str(t.task_id)
-    )
-    for apply_task in apply_tasks:
+    tasks = sorted(dag.tasks, key=lambda t: str(t.task_id))
+    for apply_task in (t for t in tasks if is_instance_of(t, APPLY)):
         findings.extend(downstream_findings(apply_task, _reachable_before_run_now(apply_task)))
+    for rollback_task in (t for t in tasks if is_instance_of(t, ROLLBACK)):
+        finding = rollback_finding(rollback_task, dag)
+        if finding:
+            findings.append(finding)
     return findings
 
 
@@ -176,7 +214,8 @@ def dag_warnings(dag: Any) -> list[str]:
 
 
 def dag_policy(dag: Any) -> None:
-    """Cluster policy: refuse at parse time what the apply operator refuses at run time.
+    """Cluster policy: refuse at parse time what the apply and rollback operators refuse at
+    run time.
 
     Judges every path from an apply task down to its run (see :func:`dag_findings`). Enable it
     in ``airflow_local_settings.py`` with ``from airflow_gradient.policies import dag_policy``.
@@ -201,7 +240,7 @@ def format_findings(dag: Any, findings: list[str]) -> str:
     """The findings of ``dag`` as one message, one bullet each."""
     bullets = "\n".join(f"- {finding}" for finding in findings)
     return (
-        f"DAG {dag.dag_id!r} combines {APPLY} with tasks it cannot work with "
+        f"DAG {dag.dag_id!r} has Gradient tasks that cannot work as written "
         f"(airflow_gradient.policies):\n{bullets}"
     )
 

@@ -23,10 +23,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from airflow_gradient.sandbox.airflow_home import AirflowHome, migrate
 
-from tests.templates.harness import AirflowHome, migrate  # noqa: E402 - after the path
+FLEET_DAG = Path(__file__).resolve().parents[1] / "example_dags" / "gradient_fleet.py"
 
 _ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f-]{27}|/\d+(?=/|$)")
 TOKEN = "/v1/auth/token"
@@ -54,7 +53,7 @@ def run(n: int, latency: float, timeout: float, database: Path) -> dict[str, Any
         sb.databricks.run_duration = 0.0
         sb.databricks.run_ends_after_reads = 0  # runs over at once, as in the numbers recorded
         fleet = make_fleet(sb, n)
-        home = AirflowHome.create(Path(tmp), database, ["gradient_fleet.py"])
+        home = AirflowHome.create(Path(tmp), database, [FLEET_DAG])
         env = home.env(sb.connections(), {"gradient_fleet": fleet})
         sb.clear_requests()
         sb.faults.set_latency(latency)

@@ -8,7 +8,8 @@
 2. ``request_recommendation`` asks Gradient for a recommendation based on that run
    (``GradientRequestRecommendationOperator``; its XCom is the new recommendation's id).
 3. ``wait_for_recommendation`` waits in the triggerer until that recommendation is SUCCESS
-   (``GradientRecommendationSensor``, ``deferrable=True``, ``newer_than`` = the request's id).
+   (``GradientRecommendationSensor``, ``deferrable=True``,
+   ``newer_than_recommendation_id`` = the request's id).
 4. ``preview`` computes what it would change (``GradientApplyRecommendationOperator`` with
    ``dry_run=True``: nothing is written) and ``describe_changes`` turns its XCom into Markdown:
    the recommendation, the predicted cost and duration, and the diff table.
@@ -83,7 +84,7 @@ with DAG(
     wait_for_recommendation = GradientRecommendationSensor(
         task_id="wait_for_recommendation",
         project_id=PROJECT_ID,
-        newer_than=request_recommendation.output,
+        newer_than_recommendation_id=request_recommendation.output,
         deferrable=True,
         poke_interval=60,
         timeout=timedelta(hours=2),

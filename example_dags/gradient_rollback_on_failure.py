@@ -13,6 +13,8 @@ nothing, and logs a ``path | before apply | applied | now`` table (pass ``force=
 anyway). A field whose old value was a secret cannot be written back from a digest: the
 rollback then refuses and says how to put it back. When the apply wrote nothing (no SUCCESS
 recommendation yet, or the job already had it), the rollback has nothing to undo and says so.
+The rollback reads ``apply_result=apply_recommendation.output`` (the apply's XCom, by reference
+rather than by a task id that could be misspelt).
 When the run succeeds, the rollback is skipped and the recommendation stays.
 
 DAG run state: a failed Databricks run fails the DAG run even though the rollback succeeded.
@@ -70,7 +72,11 @@ with DAG(
     )
     rollback_cluster = GradientRollbackOperator(
         task_id="rollback_cluster",
-        apply_task_id="apply_recommendation",
+        # The apply task's own result: it cannot be misnamed, and the rollback runs after it.
+        apply_result=apply_recommendation.output,
+        # one_failed also runs the rollback after a failed apply, which writes nothing and
+        # leaves no result: nothing to undo then. Without this, no result fails the rollback.
+        allow_missing_result=True,
         trigger_rule="one_failed",
     )
 

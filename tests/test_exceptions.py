@@ -53,6 +53,8 @@ PERMANENT = {
     "BundleWriteBackRefusedError",
     "BundleOwnedJobError",
     "ProjectLinkError",
+    "ProjectLookupError",
+    "HealthCheckFailedError",
 }
 
 #: Every class name importable from airflow_gradient.exceptions before the one model.

@@ -1,4 +1,5 @@
-"""The ``airflow-gradient`` console script: ``sandbox``, ``terraform`` and ``bundle`` subcommands.
+"""The ``airflow-gradient`` console script: ``sandbox``, ``terraform``, ``bundle``, ``doctor``
+and ``report`` subcommands.
 
 Each subcommand lives in its own module and registers its parser through ``add_parser``;
 this module only dispatches, so ``airflow-gradient --help`` stays fast.
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
-    from airflow_gradient.cli import bundle, sandbox, terraform
+    from airflow_gradient.cli import bundle, doctor, report, sandbox, terraform
 
     parser = argparse.ArgumentParser(
         prog="airflow-gradient",
@@ -23,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_parser(sub)
     terraform.add_parser(sub)
     bundle.add_parser(sub)
+    doctor.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 

@@ -133,9 +133,8 @@ def _fetch(args: argparse.Namespace) -> tuple[Recommendation, str | None, str]:
 
 def _in_force(args: argparse.Namespace) -> tuple[str, str]:
     """(project id, recommendation id) of the recommendation in force on the live job."""
-    from airflow_gradient.core.cluster.locate import locate_cluster
+    from airflow_gradient.core.cluster.locate import PROJECT_ID_TAG, locate_cluster
     from airflow_gradient.core.cluster.merge import applied_recommendation_id
-    from airflow_gradient.core.recommendation import PROJECT_ID_TAG
     from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
     job = GradientDatabricksHook(databricks_conn_id=args.databricks_conn_id).get_job(args.from_job)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow_gradient.core.guardrails import GuardRails
 
-__all__ = ["IF_NO_RECOMMENDATION", "ON_BUNDLE", "ON_REVERT", "TERRAFORM_GUIDE", "ApplyOptions"]
+__all__ = ["ApplyOptions"]
 
 IF_NO_RECOMMENDATION = ("skip", "fail")
 ON_REVERT = ("warn", "fail", "reapply")

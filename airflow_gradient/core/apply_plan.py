@@ -15,12 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_gradient.core.apply_options import (
-    IF_NO_RECOMMENDATION,
-    ON_REVERT,
-    TERRAFORM_GUIDE,
-    ApplyOptions,
-)
+from airflow_gradient.core.apply_options import TERRAFORM_GUIDE, ApplyOptions
 from airflow_gradient.core.cluster.diff import diff_cluster, format_diff, read_back_differences
 from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.merge import (
@@ -45,10 +40,6 @@ from airflow_gradient.core.redaction import Redactor, redact_changes
 from airflow_gradient.core.results import ApplyResult, WriteConfirmation, apply_result
 
 __all__ = [
-    "IF_NO_RECOMMENDATION",
-    "ON_REVERT",
-    "TERRAFORM_GUIDE",
-    "ApplyOptions",
     "ApplyPlan",
     "ReadBackOutcome",
     "Target",

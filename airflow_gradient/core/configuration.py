@@ -7,25 +7,14 @@ field and every problem is reported at once.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_gradient.core.cluster.paths import PathKey, format_path
-from airflow_gradient.core.errors import InvalidRecommendationError
 from airflow_gradient.core.json_values import show
 
-__all__ = [
-    "CONFIGURATION_FIELDS",
-    "MAX_WORKERS",
-    "WHAT_TO_DO",
-    "configuration_problems",
-    "got",
-    "kind_of",
-    "problem_message",
-    "validate_configuration",
-]
+__all__ = ["configuration_problems"]
 
 MAX_WORKERS = 10_000
 """Largest worker count a recommendation may ask for; anything above is treated as corrupt data.
@@ -283,30 +272,3 @@ def configuration_problems(configuration: Mapping[Any, Any]) -> list[str]:
             "num_workers: set together with autoscale; a cluster has one sizing form, not both"
         )
     return problems
-
-
-def validate_configuration(configuration: Any, *, where: str) -> dict[str, Any]:
-    """Check a recommendation's configuration patch and return a deep copy of it.
-
-    Only the fields in :data:`CONFIGURATION_FIELDS` are allowed, each with its type and range
-    (worker counts are integers from 0 to :data:`MAX_WORKERS`, booleans are not integers,
-    enumerations are matched exactly); ``num_workers`` and ``autoscale`` exclude each other and
-    ``autoscale`` needs both bounds with ``min_workers <= max_workers``.
-
-    :param configuration: the untrusted ``recommendation.configuration`` value.
-    :param where: what it belongs to, e.g. ``"Gradient recommendation <id> (project <id>)"``.
-    :raises InvalidRecommendationError: listing every problem at once.
-    """
-    subject = f"The cluster configuration of {where}"
-    if not isinstance(configuration, Mapping):
-        raise InvalidRecommendationError(
-            f"{subject} is not a JSON object ({got(configuration)}). {WHAT_TO_DO}"
-        )
-    if not configuration:
-        raise InvalidRecommendationError(
-            f"{subject} is empty: there is nothing to apply. {WHAT_TO_DO}"
-        )
-    problems = configuration_problems(configuration)
-    if problems:
-        raise InvalidRecommendationError(problem_message(subject, problems))
-    return copy.deepcopy(dict(configuration))

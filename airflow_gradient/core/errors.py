@@ -34,6 +34,7 @@ __all__ = [
     "GradientTransportError",
     "GradientUnexpectedResponseError",
     "GuardRailViolationError",
+    "HealthCheckFailedError",
     "InsecureConnectionError",
     "InvalidArgumentsError",
     "InvalidClusterSpecError",
@@ -44,6 +45,7 @@ __all__ = [
     "NotificationDestinationError",
     "PermanentError",
     "ProjectLinkError",
+    "ProjectLookupError",
     "ReadBackMismatchError",
     "RecommendationFailedError",
     "RecommendationRevertedError",
@@ -276,3 +278,12 @@ class BundleOwnedJobError(PermanentError):
 
 class ProjectLinkError(PermanentError):
     """A Gradient project tracks another Databricks job than the one it is used with."""
+
+
+class ProjectLookupError(PermanentError):
+    """No ``project_id`` was given and not exactly one Gradient project tracks the job."""
+
+
+class HealthCheckFailedError(PermanentError):
+    """GradientHealthCheckOperator found checks at or above its ``fail_on`` level. Not retried:
+    the fix is outside Airflow (the job, the project, the workspace)."""

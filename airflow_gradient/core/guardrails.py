@@ -13,15 +13,11 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.cluster.spec import CLOUD_ATTRIBUTE_FIELDS
 from airflow_gradient.core.errors import GuardRailViolationError, InvalidGuardRailsError
-from airflow_gradient.core.recommendation import CLOUD_ATTRIBUTE_FIELDS, state_name
+from airflow_gradient.core.recommendation import state_name
 
-__all__ = [
-    "AVAILABILITY_VALUES",
-    "GuardRails",
-    "check_guard_rails",
-    "guard_rail_violations",
-]
+__all__ = ["GuardRails", "check_guard_rails", "guard_rail_violations"]
 
 AVAILABILITY_VALUES = frozenset(
     {

@@ -1,10 +1,11 @@
-"""Gradient recommendations: parse the API reply, show metrics; the tags and cluster fields
-Gradient manages.
+"""Gradient recommendations: parse and validate the API reply, show its metrics.
 
-The cluster fields a recommendation may set are :data:`CONFIGURATION_FIELDS` (checked in
-:mod:`airflow_gradient.core.configuration`); the tags that tie a cluster to a project and to the
-recommendation in force are :data:`PROJECT_ID_TAG` and :data:`RECOMMENDATION_ID_TAG`. Apply,
-rollback, the guard rails and the Terraform helpers all read them from here.
+The cluster fields a recommendation may set are
+:data:`~airflow_gradient.core.configuration.CONFIGURATION_FIELDS`, each checked there; the tags
+it may carry are the ones the cluster rules own:
+:data:`~airflow_gradient.core.cluster.locate.PROJECT_ID_TAG` (which cluster a project tunes) and
+:data:`~airflow_gradient.core.cluster.merge.RECOMMENDATION_ID_TAG` (which recommendation is in
+force). This module reads them; the cluster modules never import it.
 """
 
 from __future__ import annotations
@@ -15,50 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_gradient.core.cluster.locate import PROJECT_ID_TAG
+from airflow_gradient.core.cluster.merge import RECOMMENDATION_ID_TAG
 from airflow_gradient.core.cluster.paths import format_path
 from airflow_gradient.core.configuration import (
-    CONFIGURATION_FIELDS,
-    MAX_WORKERS,
     WHAT_TO_DO,
     configuration_problems,
     got,
     kind_of,
     problem_message,
-    validate_configuration,
 )
 from airflow_gradient.core.errors import InvalidRecommendationError
 from airflow_gradient.core.json_values import show
 
-__all__ = [
-    "CLOUD_ATTRIBUTE_FIELDS",
-    "CONFIGURATION_FIELDS",
-    "LOG_DESTINATIONS",
-    "MAX_WORKERS",
-    "PROJECT_ID_TAG",
-    "RECOMMENDATION_ID_TAG",
-    "SIZING_FIELDS",
-    "STATES",
-    "Recommendation",
-    "format_metrics",
-    "parse_recommendation",
-    "state_name",
-    "validate_configuration",
-]
-
-PROJECT_ID_TAG = "sync:project-id"
-"""Custom tag that ties a cluster to the Gradient project tuning it."""
-
-RECOMMENDATION_ID_TAG = "sync:recommendation-id"
-"""Custom tag that says which Gradient recommendation is in force on a cluster."""
-
-SIZING_FIELDS = ("num_workers", "autoscale")
-"""The two mutually exclusive ways to size a cluster."""
-
-CLOUD_ATTRIBUTE_FIELDS = ("aws_attributes", "azure_attributes", "gcp_attributes")
-"""The per-cloud attribute blocks; a cluster has at most one."""
-
-LOG_DESTINATIONS = ("dbfs", "s3", "volumes")
-"""The destination kinds of ``cluster_log_conf``; it holds one."""
+__all__ = ["Recommendation", "format_metrics", "parse_recommendation", "state_name"]
 
 STATES = ("PENDING", "SUCCESS", "FAILURE")
 """The recommendation states Gradient reports."""
@@ -93,19 +64,6 @@ class Recommendation:
     def is_applicable(self) -> bool:
         """True for a ``SUCCESS`` recommendation with a non-empty configuration."""
         return self.state == "SUCCESS" and bool(self.configuration)
-
-    @property
-    def recommendation_id_tag(self) -> str | None:
-        """The ``sync:recommendation-id`` tag the configuration puts on the cluster, if any.
-
-        After applying, a cluster carrying this value says this recommendation is in force
-        (compare with :func:`airflow_gradient.core.cluster.merge.applied_recommendation_id`).
-        """
-        tags = self.configuration.get("custom_tags")
-        if isinstance(tags, Mapping):
-            value = tags.get(RECOMMENDATION_ID_TAG)
-            return value if isinstance(value, str) else None
-        return None
 
 
 def _optional_str(result: Mapping[str, Any], key: str, problems: list[str]) -> str | None:

@@ -4,7 +4,7 @@ Databricks users should reference secrets as ``{{secrets/<scope>/<key>}}``, but 
 plain values in ``spark_env_vars``, ``spark_conf`` or ``custom_tags``. The core does not know
 which names are sensitive: the caller passes a :data:`Redactor`, ``(key, value) -> value``, that
 returns the value, or a replacement when it must not be shown. The edge supplies Airflow's
-(:func:`airflow_gradient.redaction.airflow_redactor`). A secret reference is never a secret and
+(:func:`airflow_gradient.masking.airflow_redactor`). A secret reference is never a secret and
 stays visible.
 
 Where a value must be recognised later without being kept (the rollback checks that a field
@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
-    "DIGEST_PREFIX",
-    "SECRET_MAPS",
     "Redactor",
     "is_secret_reference",
     "redact_changes",

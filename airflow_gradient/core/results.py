@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from airflow_gradient.core.cluster.diff import changed_fields
 from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.json_values import json_equal
-from airflow_gradient.core.recommendation import SIZING_FIELDS
 from airflow_gradient.core.redaction import (
     Redactor,
     redact_changes,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from airflow_gradient.core.recommendation import Recommendation
 
 __all__ = [
-    "ROLLBACK_FIELDS",
     "ApplyResult",
     "FieldChange",
     "WriteConfirmation",

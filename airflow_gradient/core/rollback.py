@@ -50,21 +50,9 @@ from airflow_gradient.core.redaction import (
     shown_field,
 )
 from airflow_gradient.core.results import FieldChange, digest_salt
-from airflow_gradient.core.rollback_request import (
-    RollbackRequest,
-    explicit_request,
-    request_from_apply_result,
-)
+from airflow_gradient.core.rollback_request import RollbackRequest
 
-__all__ = [
-    "RollbackPlan",
-    "RollbackRequest",
-    "check_read_back",
-    "explicit_request",
-    "format_three_way",
-    "request_from_apply_result",
-    "rollback_plan",
-]
+__all__ = ["RollbackPlan", "check_read_back", "format_three_way", "rollback_plan"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from airflow_gradient.core.cluster.paths import format_path, split_cluster_path
 from airflow_gradient.core.cluster.spec import validate_cluster_spec
 from airflow_gradient.core.errors import RollbackRefusedError
 from airflow_gradient.core.redaction import DIGEST_PREFIX
-from airflow_gradient.core.results import ROLLBACK_FIELDS, ApplyResult, FieldChange, field_changes
+from airflow_gradient.core.results import ROLLBACK_FIELDS, ApplyResult, FieldChange
 
 __all__ = ["RollbackRequest", "explicit_request", "request_from_apply_result"]
 
@@ -66,25 +66,36 @@ def _job_id(value: Any) -> int | None:
         return None
 
 
-def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
+def request_from_apply_result(
+    result: Any, *, source: str, allow_missing: bool = False
+) -> RollbackRequest:
     """Read what the apply task returned (its XCom) into a :class:`RollbackRequest`.
 
-    ``None`` (the apply failed or was skipped before returning), ``applied`` false (nothing
-    was written: no recommendation, or the job already had it) and ``dry_run`` give a request
-    with ``nothing_reason`` set. A string is read as JSON or as a Python literal (what a Jinja
-    template renders a dict to).
+    ``applied`` false (nothing was written: no recommendation, or the job already had it) and
+    ``dry_run`` give a request with ``nothing_reason`` set; so does ``None`` (no result: the
+    apply failed or was skipped before returning, or did not run) when ``allow_missing``. A
+    string is read as JSON or as a Python literal (what a Jinja template renders a dict to).
 
-    The fields to put back are the result's ``rollback_fields``. A result from a release
-    before them holds the two whole specs (``previous_cluster``, ``new_cluster``, in plain
-    text): it is still rolled back, by the same field-by-field rule (their difference), since
-    an upgrade between the apply and its rollback must not strand a failed run's cluster.
+    The fields to put back are the result's ``rollback_fields``; a result that says it
+    applied but has none is refused (it is not the apply task's own result).
 
     :param result: the apply operator's return value.
     :param source: where it came from, for messages (e.g. ``"apply task 'apply'"``).
-    :raises RollbackRefusedError: the value is not an apply result, or it says the apply wrote
-        but lacks what is needed to undo it.
+    :param allow_missing: ``None`` means nothing to roll back; otherwise it is refused (a
+        rollback that silently never happens is worse than a failed task).
+    :raises RollbackRefusedError: no result (unless ``allow_missing``), the value is not an
+        apply result, or it says the apply wrote but lacks what is needed to undo it.
     """
     result = _literal(result)
+    if result is None and not allow_missing:
+        raise RollbackRefusedError(
+            f"{source} returned no result (it failed or was skipped before finishing, did not "
+            "run, or does not push its return value to XCom), so what to roll back is unknown. "
+            "Nothing was written. Check that the rollback reads the right apply task "
+            "(apply_result=<apply task>.output); pass allow_missing_result=True if the apply "
+            "may legitimately not have run (e.g. trigger_rule='one_failed' after a failed apply, "
+            "which writes nothing)."
+        )
     if result is None:
         return RollbackRequest(
             source=source,
@@ -117,12 +128,16 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
             "recommendation, or the job already ran it), so there is nothing to roll back.",
         )
 
+    if record.get("rollback_fields") is None:
+        raise RollbackRefusedError(
+            f"{source} says it applied a recommendation but has no rollback_fields (the "
+            "fields it changed, which GradientApplyRecommendationOperator returns): it is not "
+            "the apply task's own result, so there is nothing to undo field by field. Nothing "
+            "was written. Pass the apply task's return value (apply_result=apply.output), or "
+            "restore a spec explicitly with cluster_spec=, job_id= and cluster_key=."
+        )
     problems: list[str] = []
-    legacy = "rollback_fields" not in record
-    needed: tuple[str, ...] = ROLLBACK_FIELDS
-    if legacy:  # from a release before rollback_fields: the two whole specs
-        needed = ("job_id", "cluster_path", "previous_cluster", "new_cluster")
-    missing = [name for name in needed if record.get(name) is None]
+    missing = [name for name in ROLLBACK_FIELDS if record.get(name) is None]
     if missing:
         problems.append(f"missing {', '.join(missing)}")
     if "job_id" not in missing and job_id is None:
@@ -132,12 +147,7 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
         not isinstance(path, str) or split_cluster_path(path) is None
     ):
         problems.append(f"cluster_path {path!r} is not 'job_clusters/<key>' or 'tasks/<key>'")
-    for name in ("previous_cluster", "new_cluster") if legacy else ():
-        if name not in missing and not isinstance(record.get(name), Mapping):
-            problems.append(f"{name} is not an object")
-    fields: list[FieldChange] = []
-    if not legacy and "rollback_fields" not in missing:
-        fields = _fields(record.get("rollback_fields"), problems)
+    fields = _fields(record.get("rollback_fields"), problems)
     if problems:
         raise RollbackRefusedError(
             f"{source} says it applied a recommendation but cannot be rolled back from: "
@@ -146,15 +156,6 @@ def request_from_apply_result(result: Any, *, source: str) -> RollbackRequest:
             "job_id= and cluster_key=."
         )
     assert job_id is not None  # for the type checker; checked above
-    if legacy:
-        # An older result holds both specs in plain text: the same field-wise rule applies.
-        fields = field_changes(
-            copy.deepcopy(dict(record["previous_cluster"] or {})),
-            copy.deepcopy(dict(record["new_cluster"] or {})),
-            job_id=job_id,
-            cluster_path=str(path),
-            redactor=lambda key, value: value,
-        )
     return RollbackRequest(source=source, job_id=job_id, cluster=str(path), fields=tuple(fields))
 
 

@@ -21,10 +21,10 @@ from airflow_gradient.core.json_values import show
 from airflow_gradient.core.recommendation import STATES, state_name
 
 __all__ = [
-    "PER_PAGE",
     "Outcome",
     "Reference",
     "decide",
+    "explicit_reference",
     "find_reusable_pending",
     "parse_reference",
     "parse_timestamp",
@@ -209,6 +209,49 @@ def parse_reference(value: Any, *, source: str = "newer_than") -> Reference:
             )
         return Reference(after=moment, source=source)
     return Reference(recommendation_id=text, include_reference=True, source=source)
+
+
+def explicit_reference(recommendation_id: Any = None, after: Any = None) -> Reference | None:
+    """The reference from the two explicit arguments (``newer_than_recommendation_id``,
+    ``newer_than_time``), rendered; ``None`` when neither is given (empty or ``"None"``).
+
+    Nothing is guessed: an id is an id (it counts itself, as with :func:`parse_reference`), a
+    time is a ``datetime`` or an ISO-8601 string.
+
+    :raises ValueError: both given, an id that is not text, or a time that is not ISO-8601.
+    """
+    rec_id = None if _blank(recommendation_id) else recommendation_id
+    moment = None if _blank(after) else after
+    if rec_id is not None and moment is not None:
+        raise ValueError(
+            "give newer_than_recommendation_id or newer_than_time, not both (a recommendation "
+            "counts when it is newer than one reference)."
+        )
+    if rec_id is not None:
+        if not isinstance(rec_id, str):
+            raise ValueError(
+                "newer_than_recommendation_id must be a recommendation id (text), not "
+                f"{type(rec_id).__name__} {show(rec_id, 200)}."
+            )
+        return Reference(
+            recommendation_id=rec_id.strip(),
+            include_reference=True,
+            source="newer_than_recommendation_id",
+        )
+    if moment is not None:
+        parsed = parse_timestamp(moment)
+        if parsed is None:
+            raise ValueError(
+                f"newer_than_time={show(moment, 200)} is not a datetime or an ISO-8601 "
+                "timestamp; use e.g. '2026-10-02T08:11:00Z' or '{{ data_interval_end }}'."
+            )
+        return Reference(after=parsed, source="newer_than_time")
+    return None
+
+
+def _blank(value: Any) -> bool:
+    """A templated optional argument that rendered to nothing."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))
 
 
 # --- one page → an outcome -------------------------------------------------------------------

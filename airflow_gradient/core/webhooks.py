@@ -24,9 +24,6 @@ from airflow_gradient.core.errors import (
 )
 
 __all__ = [
-    "DEFAULT_DESTINATION_NAME",
-    "MAX_DESTINATIONS_PER_EVENT",
-    "ON_START",
     "check_room_on_start",
     "describe_url",
     "event_destination_ids",

@@ -47,6 +47,9 @@ from airflow_gradient.hooks.gradient_base import (
 )
 
 GET_JOB_ENDPOINT = ("GET", "2.2/jobs/get")
+LIST_RUNS_ENDPOINT = ("GET", "2.2/jobs/runs/list")
+#: runs/list answers at most 25 runs a page.
+RUNS_PAGE_SIZE = 25
 DESTINATIONS_ENDPOINT = "2.0/notification-destinations"
 #: Guards against a server that never stops handing out page tokens.
 MAX_DESTINATION_PAGES = 100
@@ -325,6 +328,48 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             what=f"Looking up the Databricks job named {job_name!r}",
         )
         return None if found is None else int(found)
+
+    def find_job(self, job_id: int) -> dict[str, Any] | None:
+        """:meth:`get_job`, or ``None`` when the workspace has no such job (first page read
+        once, like every other)."""
+        what = f"Databricks job {job_id}"
+        first = self._call(GET_JOB_ENDPOINT, {"job_id": job_id}, what=what, missing_ok=True)
+        if first is None:
+            return None
+        if not isinstance(first, dict) or not isinstance(first.get("settings"), dict):
+            raise DatabricksJobError(
+                f"{what}: jobs/get returned no settings object. Check that the Databricks "
+                "connection points at a Databricks workspace."
+            )
+        return read_paged_job(
+            lambda token: first if token is None else self._job_page(job_id, token), job_id
+        )
+
+    def list_job_runs(self, job_id: int, *, limit: int = 25) -> list[dict[str, Any]]:
+        """The job's newest ``limit`` finished runs, newest first, each with the cluster specs it
+        used (``runs/list`` with ``completed_only`` and ``expand_tasks``, pages followed)."""
+        runs: list[dict[str, Any]] = []
+        token: str | None = None
+        while len(runs) < limit:
+            params: dict[str, Any] = {
+                "job_id": job_id,
+                "completed_only": "true",
+                "expand_tasks": "true",
+                "limit": min(RUNS_PAGE_SIZE, limit - len(runs)),
+            }
+            if token:
+                params["page_token"] = token
+            reply = self._call(LIST_RUNS_ENDPOINT, params, what=f"Runs of Databricks job {job_id}")
+            if not isinstance(reply, dict):
+                raise DatabricksJobError(
+                    f"Runs of Databricks job {job_id}: runs/list answered "
+                    f"{type(reply).__name__}, not an object."
+                )
+            runs.extend(r for r in reply.get("runs") or [] if isinstance(r, dict))
+            token = reply.get("next_page_token") or None
+            if token is None:
+                break
+        return runs[:limit]
 
     def get_job_webhook_notifications(self, job_id: int) -> dict[str, Any]:
         """The job-level ``webhook_notifications`` (``{}`` when the job has none).

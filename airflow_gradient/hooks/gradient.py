@@ -109,6 +109,35 @@ class GradientHook(BaseGradientHook):
         """``GET /v1/projects/{project_id}``."""
         return expect_dict(self._call("GET", f"/v1/projects/{project_id}"), "project", project_id)
 
+    def find_projects_for_job(self, job_id: int | str | None) -> list[dict[str, Any]]:
+        """The projects that track Databricks job ``job_id``: ``GET /v1/projects``, keeping
+        those whose ``job_id`` (a string in Gradient) equals ``str(job_id)``; ``None``: every
+        project (one request either way).
+
+        To find a project id: ``GradientHook().find_projects_for_job(123)``; the operators do
+        it themselves when ``project_id`` is not given.
+        """
+        result = self._call("GET", "/v1/projects")
+        if not isinstance(result, list):
+            raise GradientUnexpectedResponseError(
+                f"Gradient returned {type(result).__name__} instead of the list of projects "
+                f"(looking for the ones tracking Databricks job {job_id})."
+            )
+        projects = [project for project in result if isinstance(project, dict)]
+        if job_id is None:
+            return projects
+        wanted = str(job_id).strip()
+        return [
+            project
+            for project in projects
+            if project.get("job_id") is not None and str(project["job_id"]).strip() == wanted
+        ]
+
+    def update_project(self, project_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /v1/projects/{project_id}`` with a partial body."""
+        result = self._call("PUT", f"/v1/projects/{project_id}", json=dict(fields))
+        return result if isinstance(result, dict) else {}
+
     def list_recommendations(
         self, project_id: str, *, page: int = 0, per_page: int = 20
     ) -> list[dict[str, Any]]:
@@ -172,19 +201,36 @@ class GradientHook(BaseGradientHook):
         result = self._call("GET", f"/v1/databricks/workspaces/{workspace_id}")
         return expect_dict(result, "workspace", workspace_id)
 
-    def get_cluster_template(self, project_id: str) -> dict[str, Any]:
-        """``GET /v1/projects/{project_id}/cluster/template``: the partial cluster spec (the
-        ``sync:*`` tags, ``cluster_log_conf``) Gradient needs merged into the tuned cluster to
-        collect each run."""
-        result = self._call("GET", f"/v1/projects/{project_id}/cluster/template")
-        return expect_dict(result, "cluster template", project_id)
+    # --- health checks and reports (airflow-gradient doctor / report) ---------------------
 
-    def update_project(self, project_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """``PUT /v1/projects/{project_id}`` with only ``fields`` (e.g. ``job_id``,
-        ``cluster_path``); returns the project as Gradient stored it. Retried like a read:
-        the same PUT sent twice leaves the same project."""
-        result = self._call("PUT", f"/v1/projects/{project_id}", json=dict(fields))
-        return expect_dict(result, "project", project_id)
+    def get_cluster_template(self, project_id: str) -> dict[str, Any]:
+        """``GET /v1/projects/{project_id}/cluster/template``: the ``sync:*`` tags and
+        ``cluster_log_conf`` Gradient needs on the tuned cluster."""
+        result = self._call("GET", f"/v1/projects/{project_id}/cluster/template")
+        return expect_dict(result, "cluster template of project", project_id)
+
+    def list_submissions(
+        self, project_id: str, *, limit: int = 100, size: int = 25, max_pages: int = 40
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` submissions of a project (``GET .../paged/submissions``),
+        newest first, following pages until ``limit`` or a short page."""
+        items: list[dict[str, Any]] = []
+        for page in range(max_pages):
+            reply = self._call(
+                "GET",
+                f"/v1/projects/{project_id}/paged/submissions",
+                params={"page": page, "size": size},
+            )
+            batch = reply.get("items") if isinstance(reply, dict) else None
+            if not isinstance(batch, list):
+                raise GradientUnexpectedResponseError(
+                    f"Gradient answered the submissions of project {project_id} without an "
+                    "items list."
+                )
+            items.extend(i for i in batch if isinstance(i, dict))
+            if len(items) >= limit or len(batch) < size:
+                break
+        return items[:limit]
 
     # --- public API (async twins, for triggers) -------------------------------------------
 

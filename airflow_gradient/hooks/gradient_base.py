@@ -444,8 +444,13 @@ def transport_failure(method: str, path: str, err: Exception) -> RetryableFailur
 REFUSED_STATUSES = frozenset({400, 404, 405, 410, 413, 422})
 
 
+UNENVELOPED_SUFFIX = "/paged/submissions"
+"""Paths ending so answer ``{"items": [...]}`` without the ``result`` envelope."""
+
+
 def reply_result(method: str, path: str, response: httpx.Response | Reply, *, conn_id: str) -> Any:
-    """The ``result`` of a reply, or its error (:class:`RetryableFailure` when retryable)."""
+    """The ``result`` of a reply, or its error (:class:`RetryableFailure` when retryable).
+    ``paged/submissions`` is returned whole: it has no envelope."""
     status = response.status_code
     try:
         body = response.json()
@@ -454,6 +459,8 @@ def reply_result(method: str, path: str, response: httpx.Response | Reply, *, co
     if 200 <= status < 300:
         if status == 204:
             return None
+        if path.endswith(UNENVELOPED_SUFFIX) and isinstance(body, dict) and "items" in body:
+            return body
         if not isinstance(body, dict) or "result" not in body:
             raise GradientUnexpectedResponseError(
                 f"Gradient API {method} {path} answered HTTP {status} with "

@@ -3,10 +3,12 @@ Databricks job's cluster, so that the ``DatabricksRunNowOperator`` after it runs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -23,7 +25,12 @@ from airflow_gradient.exceptions import (
     InvalidArgumentsError,
     UnsupportedPathError,
 )
-from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+    GradientHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
 
 if TYPE_CHECKING:
@@ -47,34 +54,52 @@ __all__ = [
 RUN_NOW = "DatabricksRunNowOperator"
 
 
+#: Seconds added to :meth:`GradientApplyRecommendationOperator.time_bound` for the default
+#: ``execution_timeout``: the work between the network calls (merge, checks, logging).
+EXECUTION_TIMEOUT_MARGIN = 60.0
+
+
 @dataclass(frozen=True)
 class _Pages:
-    """How many pages the reads of :meth:`GradientApplyRecommendationOperator.time_bound` take."""
+    """What the reads of :meth:`GradientApplyRecommendationOperator.time_bound` take."""
 
     job: int
     recommendation: int
     lookup: bool  # the job is named by job_name: one more call per page of jobs/list
+    find_project: bool  # no project_id: GET /v1/projects after the job id is known
 
 
-#: (bound of one Gradient call, bound of one Databricks call, pages) -> most seconds of a step.
-_Cost = Callable[[float, float, _Pages], float]
-_Method = TypeVar("_Method", bound=Callable[..., Any])
+def network_steps(gradient: float, databricks: float, pages: _Pages) -> list[tuple[str, float]]:
+    """Every step of ``execute`` that touches the network, in the order it runs, with the most
+    seconds it can take: the one list :meth:`~GradientApplyRecommendationOperator.time_bound`
+    sums. A step added to ``execute`` is added here.
 
-_NETWORK_STEPS: dict[str, _Cost] = {}
-"""Every step of ``execute`` that touches the network, with its bound, in the order it runs.
-
-Filled by :func:`_network_step` where each step is defined, so :meth:`time_bound` follows the
-steps ``execute`` really calls instead of a copy of their sequence."""
-
-
-def _network_step(cost: _Cost) -> Callable[[_Method], _Method]:
-    """Declare a method as a network step of ``execute`` and what it costs at most."""
-
-    def register(method: _Method) -> _Method:
-        _NETWORK_STEPS[method.__name__] = cost
-        return method
-
-    return register
+    :param gradient: bound of one Gradient call.
+    :param databricks: bound of one Databricks call.
+    :param pages: pages read, and whether the job and the project are looked up.
+    """
+    lookup = databricks if pages.lookup else 0.0
+    job = pages.job * databricks
+    recommendations = pages.recommendation * gradient
+    if pages.find_project:  # the job id first (jobs/list), then the project, then the reads
+        steps = [
+            ("jobs/list: the job id of job_name", lookup),
+            ("GET /v1/projects: the project tracking the job", gradient),
+            ("project, recommendations and job, read concurrently", max(recommendations, job)),
+        ]
+    else:
+        steps = [
+            (
+                "project, recommendations and job, read concurrently",
+                max(recommendations, lookup + job),
+            )
+        ]
+    return [
+        *steps,
+        ("the recommendation the cluster is tagged with (a revert)", gradient),
+        ("jobs/update", databricks),
+        ("jobs/get: the read-back", job),
+    ]
 
 
 class GradientApplyRecommendationOperator(
@@ -87,7 +112,10 @@ class GradientApplyRecommendationOperator(
     is located, merged, validated and checked against the guard rails before anything is
     written; an unchanged cluster is not written at all, so re-runs are idempotent.
 
-    :param project_id: Gradient project id (templated).
+    :param project_id: Gradient project id (templated). Default: the one project tracking the
+        job (``GradientHook.find_projects_for_job``); none or several fail the task without
+        retries (:class:`~airflow_gradient.exceptions.ProjectLookupError`), listing what was
+        found.
     :param job_id: Databricks job id (templated). With ``job_name`` absent too, both are taken
         from the single downstream ``DatabricksRunNowOperator``.
     :param job_name: Databricks job name (templated), looked up when ``job_id`` is not given.
@@ -97,11 +125,13 @@ class GradientApplyRecommendationOperator(
     :param cluster_key: which cluster of the job to tune (templated): a ``job_cluster_key``,
         a ``task_key``, or ``job_clusters/<key>`` / ``tasks/<key>``. Default: the cluster tagged
         ``sync:project-id``, else the project's ``cluster_path``, else the job's only cluster.
-    :param gradient_conn_id: connection of type ``gradient``.
-    :param databricks_conn_id: connection of type ``databricks``.
+    :param gradient_conn_id: connection of type ``gradient`` (templated).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
     :param dry_run: compute and log the diff, write nothing.
     :param guard_rails: a :class:`~airflow_gradient.core.guardrails.GuardRails` or a dict of its
-        fields; a recommendation that breaks one is refused, listing every violation.
+        fields; a recommendation that breaks one is refused, listing every violation. A dict is
+        checked when the DAG is parsed: an unknown key is a ``ValueError`` naming it and the
+        valid keys.
     :param if_no_recommendation: ``"skip"`` (leave the job as it is and succeed, so the run
         goes ahead on the current cluster) or ``"fail"``.
     :param allow_auto_apply_conflict: apply even when the project has ``auto_apply_recs`` on
@@ -115,14 +145,27 @@ class GradientApplyRecommendationOperator(
         or ``"apply"`` (apply, log at INFO). Jobs Databricks manages (``SYSTEM_MANAGED``) are
         always refused. The XCom's ``bundle`` holds the facts (``None`` for other jobs).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
-    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ``max_retry_after``, ...).
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay`` (as for
+        ``DatabricksRunNowOperator``).
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
 
-    The task ends within :meth:`time_bound` seconds, computed from the two sets of hook
-    parameters; set ``execution_timeout`` above it. Whatever fails, the job ends either exactly
-    as it was or with exactly the merged spec: after ``jobs/update`` (also when that call
-    fails) the job is read back, and the read-back decides what is reported. The XCom says
-    how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
+    The task ends within :meth:`time_bound` seconds, computed from the hook arguments. Unless
+    an ``execution_timeout`` is set (on the task, in ``default_args`` or by
+    ``[core] default_task_execution_timeout``), the task sets it when it starts to
+    ``time_bound()`` plus :data:`EXECUTION_TIMEOUT_MARGIN` seconds, rounded up (with the
+    default hook arguments, ``project_id`` and ``job_id``: 3,600 + 60 s); none when custom
+    ``databricks_retry_args`` make the bound unknown. Whatever fails, the job ends either
+    exactly as it was or with exactly the merged spec: after ``jobs/update`` (also when that
+    call fails) the job is read back, and the read-back decides what is reported. The XCom
+    says how the write was confirmed (``write_confirmed_by``: ``"reply and read-back"``, or
     ``"read-back"`` when the update call failed but the change landed, with ``update_error``).
     See docs/reliability.md in the airflow-gradient documentation.
     """
@@ -133,6 +176,8 @@ class GradientApplyRecommendationOperator(
         "job_name",
         "cluster_key",
         "recommendation_id",
+        "gradient_conn_id",
+        "databricks_conn_id",
     )
     operator_extra_links = (GradientProjectLink(), DatabricksJobLink())
     ui_color = "#7B61FF"
@@ -141,7 +186,7 @@ class GradientApplyRecommendationOperator(
     def __init__(
         self,
         *,
-        project_id: str,
+        project_id: str | None = None,
         job_id: int | str | None = None,
         job_name: str | None = None,
         cluster_key: str | None = None,
@@ -155,6 +200,9 @@ class GradientApplyRecommendationOperator(
         on_revert: str = "warn",
         on_bundle: str = "warn",
         gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -174,6 +222,14 @@ class GradientApplyRecommendationOperator(
             )
         if job_id is not None and job_name is not None:
             raise ValueError(f"{self.task_id}: give job_id or job_name, not both.")
+        if guard_rails is not None:  # not templated: a typo fails the parse, not the run
+            from airflow_gradient.core.errors import InvalidGuardRailsError
+            from airflow_gradient.core.guardrails import GuardRails
+
+            try:
+                GuardRails.from_value(guard_rails)
+            except (InvalidGuardRailsError, TypeError) as err:
+                raise ValueError(f"{self.task_id}: {err}") from None
         self.project_id = project_id
         self.job_id = job_id
         self.job_name = job_name
@@ -189,7 +245,40 @@ class GradientApplyRecommendationOperator(
         self.on_revert = on_revert
         self.on_bundle = on_bundle
         self.gradient_hook_params = dict(gradient_hook_params or {})
-        self.databricks_hook_params = dict(databricks_hook_params or {})
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
+        )
+
+    def pre_execute(self, context: Any) -> None:
+        """Default ``execution_timeout`` from :meth:`time_bound` when none is set (the task
+        runner reads it after this hook, right before ``execute``)."""
+        super().pre_execute(context)
+        if self.execution_timeout is not None:
+            return
+        self.execution_timeout = self.default_execution_timeout()
+        if self.execution_timeout is None:
+            self.log.warning(
+                "No execution_timeout: databricks_retry_args make the Databricks calls "
+                "unbounded, so no time bound can be derived. Set execution_timeout."
+            )
+        else:
+            self.log.info(
+                "execution_timeout set to %s: time_bound() plus %ss (set execution_timeout "
+                "to choose another).",
+                self.execution_timeout,
+                EXECUTION_TIMEOUT_MARGIN,
+            )
+
+    def default_execution_timeout(self) -> timedelta | None:
+        """``time_bound()`` plus :data:`EXECUTION_TIMEOUT_MARGIN`, rounded up to a second;
+        ``None`` when the bound is unknown."""
+        bound = self.time_bound()
+        if bound is None:
+            return None
+        return timedelta(seconds=math.ceil(bound + EXECUTION_TIMEOUT_MARGIN))
 
     def execute(self, context: Context) -> ApplyResult:
         from airflow_gradient.core.apply_plan import (
@@ -198,26 +287,31 @@ class GradientApplyRecommendationOperator(
             plan_apply,
             prepare,
         )
-        from airflow_gradient.redaction import mask_cluster_secrets
+        from airflow_gradient.masking import mask_cluster_secrets
 
         self._refuse_unsupported_downstream()
-        options = self._options()
         job_id, job_name = self._job_reference(context)
+        project_id = _given(self.project_id)
+        if project_id is None:
+            job_id = self.databricks_hook.resolve_job_id(job_id=job_id, job_name=job_name)
+            job_name = None
+            project_id = self._project_for_job(job_id)
+        options = self._options(project_id)
 
-        project, latest, job = self._read_everything(job_id, job_name)
+        project, latest, job = self._read_everything(project_id, job_id, job_name)
         mask_cluster_secrets(job, latest)  # masked in the task log from here on
         job_id = int(job["job_id"])
         bundle = self._bundle_facts(job["settings"], job_id)
         for warning in check_project(project, job_id, options):
             self.log.warning("%s", warning)
-        self._persist_links(context, job_id)
+        self._persist_links(context, project_id, job_id)
         if latest is None:
             result, message = no_recommendation_result(job_id, options)
             self.log.info("%s", message)
             return _with_bundle(result, bundle)
 
         target = prepare(project, latest, job, options)
-        tagged = self._read_tagged_configuration(target)
+        tagged = self._read_tagged_configuration(project_id, target)
         plan = plan_apply(
             target, job["settings"], options, tagged_configuration=tagged, redactor=_redactor()
         )
@@ -227,19 +321,20 @@ class GradientApplyRecommendationOperator(
         return _with_bundle(plan.written(self._write(plan)), bundle)
 
     def time_bound(self, *, job_pages: int = 1, recommendation_pages: int = 1) -> float | None:
-        """Most seconds :meth:`execute` can spend on the network, from the hook parameters.
+        """Most seconds :meth:`execute` can spend on the network, from the hook arguments.
 
         With the defaults the bound holds for one page of recommendations and one page of the
         job; a project with newer PENDING/FAILURE recommendations on later pages, or a job of
         more than 100 tasks or job clusters, needs ``recommendation_pages``/``job_pages``.
 
-        The sum of the bounds of the network steps ``execute`` runs (each declared with
-        :func:`_network_step`): the three concurrent reads (project and recommendations on
-        Gradient, the job on Databricks), the recommendation a reverted cluster is tagged with,
-        ``jobs/update`` and the read-back. Each Gradient call is bounded by
-        ``GradientHook.call_time_bound`` and each Databricks call by the Databricks hook's
-        ``call_time_bound``. ``None`` when custom ``retry_args`` make the Databricks calls
-        unbounded. With ``job_name``, add one Databricks call per page of ``jobs/list``.
+        The sum of the steps of :func:`network_steps` (the one list of what ``execute`` sends):
+        the project lookup when no ``project_id`` is given, the three concurrent reads
+        (project and recommendations on Gradient, the job on Databricks), the recommendation a
+        reverted cluster is tagged with, ``jobs/update`` and the read-back. Each Gradient call
+        is bounded by ``GradientHook.call_time_bound`` and each Databricks call by the
+        Databricks hook's ``call_time_bound``. ``None`` when custom ``retry_args`` make the
+        Databricks calls unbounded. With ``job_name``, one Databricks call per page of
+        ``jobs/list`` is counted once (one page).
 
         :param job_pages: pages of ``jobs/get`` (100 tasks or job clusters a page).
         :param recommendation_pages: pages of recommendations read before a SUCCESS one.
@@ -248,17 +343,22 @@ class GradientApplyRecommendationOperator(
         databricks = self.databricks_hook.call_time_bound()
         if databricks is None:
             return None
-        pages = _Pages(job_pages, recommendation_pages, bool(self.job_name))
-        return sum(cost(gradient, databricks, pages) for cost in _NETWORK_STEPS.values())
+        pages = _Pages(
+            job=job_pages,
+            recommendation=recommendation_pages,
+            lookup=bool(_given(self.job_name)),
+            find_project=_given(self.project_id) is None,
+        )
+        return sum(seconds for _, seconds in network_steps(gradient, databricks, pages))
 
     # --- steps ----------------------------------------------------------------------------
 
-    def _options(self) -> ApplyOptions:
+    def _options(self, project_id: str) -> ApplyOptions:
         from airflow_gradient.core.apply_options import ApplyOptions
         from airflow_gradient.core.guardrails import GuardRails
 
         return ApplyOptions(
-            project_id=self.project_id,
+            project_id=project_id,
             cluster_key=self.cluster_key or None,
             dry_run=self.dry_run_only,
             rails=GuardRails.from_value(self.guard_rails),
@@ -266,6 +366,18 @@ class GradientApplyRecommendationOperator(
             allow_auto_apply_conflict=self.allow_auto_apply_conflict,
             on_revert=self.on_revert,
         )
+
+    def _project_for_job(self, job_id: int) -> str:
+        """No ``project_id``: the one Gradient project tracking the job, or a permanent error."""
+        from airflow_gradient.core.project_lookup import project_id_for_job
+
+        project_id = project_id_for_job(self.gradient_hook.find_projects_for_job(job_id), job_id)
+        self.log.info(
+            "No project_id given: Gradient project %s is the one tracking Databricks job %s.",
+            project_id,
+            job_id,
+        )
+        return project_id
 
     def _bundle_facts(self, settings: Mapping[str, Any], job_id: int) -> BundleFacts | None:
         """Log who deploys the job (a bundle's next deploy reverts the apply); refuse per
@@ -312,14 +424,8 @@ class GradientApplyRecommendationOperator(
         self.log.info("Job taken from downstream task %s.", task.task_id)
         return job_id, job_name
 
-    @_network_step(
-        lambda gradient, databricks, pages: max(
-            pages.recommendation * gradient,
-            (databricks if pages.lookup else 0.0) + pages.job * databricks,
-        )
-    )
     def _read_everything(
-        self, job_id: int | str | None, job_name: str | None
+        self, project_id: str, job_id: int | str | None, job_name: str | None
     ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
         """Project, newest SUCCESS recommendation and the whole job, read concurrently."""
         gradient, databricks = self.gradient_hook, self.databricks_hook
@@ -329,18 +435,17 @@ class GradientApplyRecommendationOperator(
             return databricks.get_job(resolved)
 
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="gradient-read") as pool:
-            project = pool.submit(gradient.get_project, self.project_id)
+            project = pool.submit(gradient.get_project, project_id)
             pinned = _given(self.recommendation_id)
             latest = (
-                pool.submit(gradient.get_recommendation, self.project_id, pinned)
+                pool.submit(gradient.get_recommendation, project_id, pinned)
                 if pinned
-                else pool.submit(gradient.get_latest_recommendation, self.project_id)
+                else pool.submit(gradient.get_latest_recommendation, project_id)
             )
             job = pool.submit(read_job)
             return project.result(), latest.result(), job.result()
 
-    @_network_step(lambda gradient, databricks, pages: gradient)
-    def _read_tagged_configuration(self, target: Target) -> dict[str, Any] | None:
+    def _read_tagged_configuration(self, project_id: str, target: Target) -> dict[str, Any] | None:
         """The configuration of the recommendation the cluster is tagged with, when it is not
         the one being applied (to judge a revert); ``None`` when there is none or it is
         unreadable (then no revert is judged)."""
@@ -350,8 +455,8 @@ class GradientApplyRecommendationOperator(
         if tagged is None:
             return None
         try:
-            raw = self.gradient_hook.get_recommendation(self.project_id, tagged)
-            return parse_recommendation(raw, project_id=self.project_id).configuration
+            raw = self.gradient_hook.get_recommendation(project_id, tagged)
+            return parse_recommendation(raw, project_id=project_id).configuration
         except GradientError as err:  # unreadable: judge no revert
             self.log.info(
                 "Cannot check recommendation %s in force on %s: %s", tagged, target.where, err
@@ -389,7 +494,6 @@ class GradientApplyRecommendationOperator(
         found = self._read_back(target, update_error)
         return self._judged(target, found, update_error)
 
-    @_network_step(lambda gradient, databricks, pages: databricks)
     def _update(
         self, job_id: int, new_settings: Mapping[str, Any], where: str
     ) -> DatabricksJobError | None:
@@ -406,7 +510,6 @@ class GradientApplyRecommendationOperator(
             return err
         return None
 
-    @_network_step(lambda gradient, databricks, pages: pages.job * databricks)
     def _read_back(self, target: Target, update_error: DatabricksJobError | None) -> dict[str, Any]:
         """The job's cluster at the written path, read again (``{}`` when it is gone)."""
         from airflow_gradient.core.apply_plan import read_back_failed_error
@@ -440,9 +543,9 @@ class GradientApplyRecommendationOperator(
             self.log.info("%s", outcome.message)
         return outcome
 
-    def _persist_links(self, context: Context, job_id: int) -> None:
+    def _persist_links(self, context: Context, project_id: str, job_id: int) -> None:
         GradientProjectLink.persist(
-            context, gradient_project_url(self.gradient_hook.credentials.base_url, self.project_id)
+            context, gradient_project_url(self.gradient_hook.credentials.base_url, project_id)
         )
         DatabricksJobLink.persist(context, self.databricks_hook.job_url(job_id))
 
@@ -461,6 +564,6 @@ def _given(value: Any) -> str | None:
 
 def _redactor() -> Redactor:
     """Airflow's redaction: what hides secret values in the XCom, the log and the messages."""
-    from airflow_gradient.redaction import airflow_redactor
+    from airflow_gradient.masking import airflow_redactor
 
     return airflow_redactor()

@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_gradient._compat import AirflowProviderDeprecationWarning
 from airflow_gradient.core.apply_options import ON_BUNDLE
-from airflow_gradient.exceptions import ErrorBoundary
-from airflow_gradient.hook_properties import DatabricksHookProperty
+from airflow_gradient.exceptions import ErrorBoundary, InvalidArgumentsError
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
@@ -18,9 +24,12 @@ if TYPE_CHECKING:
 
     from airflow_gradient.core.bundles.deployment import BundleFacts
     from airflow_gradient.core.redaction import Redactor
-    from airflow_gradient.core.rollback import RollbackPlan, RollbackRequest
+    from airflow_gradient.core.rollback import RollbackPlan
+    from airflow_gradient.core.rollback_request import RollbackRequest
 
 DEFAULT_APPLY_TASK_ID = "apply_recommendation"
+"""The apply task read when nothing says what to roll back (deprecated; removed next release)."""
+APPLY = "GradientApplyRecommendationOperator"
 
 
 class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperator):
@@ -34,26 +43,39 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
     (``force=True`` restores anyway). A field whose old value was a secret is kept in XCom only
     as a digest: the rollback is refused unless the job already holds that value again.
 
-    When the apply wrote nothing (no recommendation, already applied, dry run, or it did not
-    finish) the task logs why and succeeds without touching the job; so it does when the
-    cluster already holds the old values. A restore sends the whole job cluster
+    When the apply wrote nothing (no recommendation, already applied, dry run) the task logs
+    why and succeeds without touching the job; so it does when the cluster already holds the
+    old values. When there is no apply result at all (the apply failed or did not run), the
+    task fails without retries unless ``allow_missing_result=True``: a rollback must not
+    silently never happen. A restore sends the whole job cluster
     entry or the whole task with ``jobs/update`` (never ``jobs/reset``) and reads it back.
 
-    Typical use: ``apply >> run >> rollback`` with ``trigger_rule="one_failed"`` on the rollback,
-    so a failed run puts the cluster back (see ``example_dags/gradient_rollback_on_failure.py``).
+    Typical use: ``apply >> run >> rollback`` with ``apply_result=apply.output`` and
+    ``trigger_rule="one_failed"`` on the rollback, so a failed run puts the cluster back (see
+    ``example_dags/gradient_rollback_on_failure.py``).
 
     The XCom return value: ``rolled_back`` (whether the job was written), ``reason``,
     ``forced``, ``job_id``, ``cluster_path``, ``restored_cluster`` (the spec written, or
     ``None``), ``replaced_cluster`` (the spec it replaced, or ``None``) and ``changes``
     (``path``/``before``/``after`` of each field the rollback changed), secret values hidden.
 
-    :param apply_task_id: the apply task whose return value (XCom) says what to undo, by its
-        full id (``group.apply`` inside a task group); used when neither ``apply_result`` nor
-        ``cluster_spec`` is given.
-    :param apply_result: an apply task's return value itself (templated), e.g. ``apply.output``
-        or a dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path`` and
-        ``rollback_fields`` (or, from releases before it, ``previous_cluster`` and
-        ``new_cluster``, read field by field the same way).
+    :param apply_result: the apply task's return value (templated): ``apply.output``, the
+        documented form (the task cannot be misnamed, and the rollback runs after it), or a
+        dict with ``applied``, ``dry_run``, ``job_id``, ``cluster_path`` and
+        ``rollback_fields`` (a result that applied without ``rollback_fields`` is refused).
+    :param apply_task_id: instead of ``apply_result``: the id of the apply task whose XCom says
+        what to undo, in full (``group.apply`` inside a task group). It must name a
+        ``GradientApplyRecommendationOperator`` of the DAG: checked when the rollback is created
+        if that task exists already, by :func:`~airflow_gradient.policies.validate_dag` and
+        :func:`~airflow_gradient.policies.dag_policy` when the DAG is complete, and at run time
+        (a failure without retries). Default: none; with none of ``apply_result``,
+        ``apply_task_id`` and ``cluster_spec``, ``"apply_recommendation"`` is read, with a
+        deprecation warning (this default is removed in the next release).
+    :param allow_missing_result: succeed without writing when the apply left no result (it
+        failed, was skipped or did not run). Default ``False``: no result fails the task
+        without retries, since it can also mean the rollback reads the wrong task. Set it with
+        ``trigger_rule="one_failed"`` when a failed apply (which writes nothing) should not
+        fail the rollback too.
     :param job_id: with ``cluster_key`` and ``cluster_spec``: the Databricks job (templated).
     :param cluster_key: with ``job_id`` and ``cluster_spec``: ``job_clusters/<key>``,
         ``tasks/<key>``, a job cluster key, or the key of a task with its own cluster (templated).
@@ -61,16 +83,30 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
         record then, so it is written whatever the cluster holds now; it is validated first.
     :param force: restore the spec from before the apply even when the cluster changed since
         (those changes are undone too; the three-way difference is logged).
-    :param databricks_conn_id: connection of type ``databricks``.
-    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ...).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay``.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
     :param on_bundle: what to do when a Databricks Asset Bundle owns the job, as for the apply
         operator: ``"warn"`` (restore and log the bundle), ``"fail"`` (refuse before any
         write) or ``"apply"``; ``SYSTEM_MANAGED`` jobs are always refused. A restoring
         rollback's XCom holds the facts in ``bundle``.
     """
 
-    template_fields: Sequence[str] = ("apply_result", "job_id", "cluster_key", "cluster_spec")
+    template_fields: Sequence[str] = (
+        "apply_result",
+        "job_id",
+        "cluster_key",
+        "cluster_spec",
+        "databricks_conn_id",
+    )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "apply_result": "json",
         "cluster_spec": "json",
@@ -82,18 +118,26 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
     def __init__(
         self,
         *,
-        apply_task_id: str = DEFAULT_APPLY_TASK_ID,
-        apply_result: Mapping[str, Any] | str | None = None,
+        apply_result: Any = None,
+        apply_task_id: str | None = None,
+        allow_missing_result: bool = False,
         job_id: int | str | None = None,
         cluster_key: str | None = None,
         cluster_spec: Mapping[str, Any] | str | None = None,
         force: bool = False,
         databricks_conn_id: str = "databricks_default",
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         on_bundle: str = "warn",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if apply_result is not None and apply_task_id is not None:
+            raise ValueError(
+                f"{self.task_id}: give apply_result (e.g. apply.output) or apply_task_id, not both."
+            )
         if on_bundle not in ON_BUNDLE:
             raise ValueError(
                 f"{self.task_id}: on_bundle must be one of {ON_BUNDLE}, not {on_bundle!r}."
@@ -113,27 +157,59 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
         elif job_id not in (None, "") or cluster_key:
             raise ValueError(
                 f"{self.task_id}: job_id and cluster_key go with cluster_spec; to undo an apply "
-                "task, pass apply_task_id= (or apply_result=): the job and cluster come from it."
+                "task, pass apply_result=<apply task>.output: the job and cluster come from it."
             )
-        elif apply_result is None and not apply_task_id:
+        elif apply_task_id is not None and not apply_task_id:
             raise ValueError(
-                f"{self.task_id}: say what to roll back: apply_task_id=, apply_result=, or "
+                f"{self.task_id}: say what to roll back: apply_result=<apply task>.output, or "
                 "cluster_spec= with job_id= and cluster_key=."
             )
+        elif apply_result is None and apply_task_id is None:
+            warnings.warn(
+                f"{self.task_id}: nothing says what to roll back, so apply task "
+                f"{DEFAULT_APPLY_TASK_ID!r} is read; this default is deprecated and removed in "
+                "the next release. Pass apply_result=<apply task>.output.",
+                AirflowProviderDeprecationWarning,
+                stacklevel=3,
+            )
+            apply_task_id = DEFAULT_APPLY_TASK_ID
         self.apply_task_id = apply_task_id
+        if apply_task_id is not None:
+            self._refuse_wrong_apply_task(apply_task_id)
+        self.allow_missing_result = allow_missing_result
         self.apply_result = apply_result
         self.job_id = job_id
         self.cluster_key = cluster_key
         self.cluster_spec = cluster_spec
         self.force = force
         self.databricks_conn_id = databricks_conn_id
-        self.databricks_hook_params = dict(databricks_hook_params or {})
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
+        )
+
+    def _refuse_wrong_apply_task(self, apply_task_id: str) -> None:
+        """At parse time: ``apply_task_id`` names a task of the DAG that is no apply task.
+
+        A task defined later cannot be judged yet: :func:`~airflow_gradient.policies.dag_policy`
+        (when the DAG is complete) and ``execute`` check that the task exists.
+        """
+        from airflow_gradient.policies import rollback_finding
+
+        dag = _dag_of(self)
+        if dag is None or not dag.has_task(apply_task_id):
+            return
+        finding = rollback_finding(self, dag)
+        if finding:
+            raise ValueError(finding)
 
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.redaction import redact_changes
         from airflow_gradient.core.rollback import rollback_plan
-        from airflow_gradient.redaction import airflow_redactor, mask_cluster_secrets
+        from airflow_gradient.masking import airflow_redactor, mask_cluster_secrets
 
         redactor = airflow_redactor()
         request = self._request(context)
@@ -183,14 +259,32 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
 
     def _request(self, context: Context) -> RollbackRequest:
         """What to roll back: the explicit spec, the given apply result, or the apply's XCom."""
-        from airflow_gradient.core.rollback import explicit_request, request_from_apply_result
+        from airflow_gradient.core.rollback_request import (
+            explicit_request,
+            request_from_apply_result,
+        )
 
         if self.cluster_spec is not None:
             return explicit_request(self.job_id, self.cluster_key, self.cluster_spec)
-        if self.apply_result is not None:
-            return request_from_apply_result(self.apply_result, source="the given apply_result")
+        allow_missing = self.allow_missing_result
+        if self.apply_task_id is None:
+            return request_from_apply_result(
+                self.apply_result, source="the given apply_result", allow_missing=allow_missing
+            )
+        self._refuse_missing_apply_task()
         value = context["ti"].xcom_pull(task_ids=self.apply_task_id)
-        return request_from_apply_result(value, source=f"apply task {self.apply_task_id!r}")
+        return request_from_apply_result(
+            value, source=f"apply task {self.apply_task_id!r}", allow_missing=allow_missing
+        )
+
+    def _refuse_missing_apply_task(self) -> None:
+        """``apply_task_id`` names no apply task of the DAG: fail without retries."""
+        from airflow_gradient.policies import rollback_finding
+
+        dag = _dag_of(self)
+        finding = rollback_finding(self, dag) if dag is not None else None
+        if finding:
+            raise InvalidArgumentsError(f"{finding} Nothing was written.")
 
     def _check_read_back(
         self, job_id: int, path: str, restored: Mapping[str, Any], redactor: Redactor
@@ -219,3 +313,8 @@ class GradientRollbackOperator(ErrorBoundary, DatabricksHookProperty, BaseOperat
             "replaced_cluster": redact_cluster(plan.current or {}, redactor) if written else None,
             "changes": redact_changes(plan.changes, redactor) if rolled_back else [],
         }
+
+
+def _dag_of(task: BaseOperator) -> Any:
+    """The DAG ``task`` belongs to, or ``None`` before it is assigned to one."""
+    return task.dag if task.has_dag() else None  # type: ignore[no-untyped-call]

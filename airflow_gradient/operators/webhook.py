@@ -8,7 +8,6 @@ that the job lists it, changing nothing else, and writing nothing when all is in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
@@ -19,13 +18,16 @@ from airflow_gradient.exceptions import (
     DestinationConfigurationError,
     ErrorBoundary,
 )
-from airflow_gradient.hook_properties import GradientHookProperty
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+    GradientHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_gradient.hooks.databricks import GradientDatabricksHook
 
 
 def _given(value: Any) -> bool:
@@ -58,7 +60,9 @@ def _source_problem(
     return None
 
 
-class GradientWebhookOperator(ErrorBoundary, GradientHookProperty, BaseOperator):
+class GradientWebhookOperator(
+    ErrorBoundary, GradientHookProperty, DatabricksHookProperty, BaseOperator
+):
     """Make sure a Databricks job's start webhook reaches Gradient.
 
     Ensures that the notification destination exists and that the job's job-level
@@ -89,11 +93,19 @@ class GradientWebhookOperator(ErrorBoundary, GradientHookProperty, BaseOperator)
         webhook URL and whose login/password are its basic-auth user and password (templated).
     :param gradient_workspace_id: Databricks workspace id as registered in Gradient (templated);
         its ``webhook_id`` is the destination to wire.
-    :param gradient_conn_id: connection of type ``gradient`` (with ``gradient_workspace_id``).
-    :param databricks_conn_id: connection of type ``databricks``.
+    :param gradient_conn_id: connection of type ``gradient`` (with ``gradient_workspace_id``;
+        templated).
+    :param databricks_conn_id: connection of type ``databricks`` (templated).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
-    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ...).
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1).
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay``.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``). Its retry keys (``retry_limit``,
+        ``retry_delay``, ``retry_args``) are deprecated (removed in the next release): they
+        still win over the ``databricks_retry_*`` arguments, with a deprecation warning.
     """
 
     template_fields: Sequence[str] = (
@@ -102,6 +114,8 @@ class GradientWebhookOperator(ErrorBoundary, GradientHookProperty, BaseOperator)
         "destination",
         "webhook_conn_id",
         "gradient_workspace_id",
+        "gradient_conn_id",
+        "databricks_conn_id",
     )
     operator_extra_links = (DatabricksJobLink(),)
     ui_color = "#7B61FF"
@@ -118,6 +132,9 @@ class GradientWebhookOperator(ErrorBoundary, GradientHookProperty, BaseOperator)
         gradient_conn_id: str = "gradient_default",
         databricks_conn_id: str = "databricks_default",
         gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -137,15 +154,11 @@ class GradientWebhookOperator(ErrorBoundary, GradientHookProperty, BaseOperator)
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
-        self.databricks_hook_params = dict(databricks_hook_params or {})
-
-    @cached_property
-    def databricks_hook(self) -> GradientDatabricksHook:
-        """Hook for the Databricks Jobs and notification destinations APIs."""
-        from airflow_gradient.hooks.databricks import GradientDatabricksHook
-
-        return GradientDatabricksHook(
-            self.databricks_conn_id, caller=type(self).__name__, **self.databricks_hook_params
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
         )
 
     def execute(self, context: Context) -> dict[str, Any]:

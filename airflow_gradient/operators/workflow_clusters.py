@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.common.compat.sdk import BaseOperator, XComArg
 
 from airflow_gradient.exceptions import ErrorBoundary, GradientApiError, InvalidArgumentsError
-from airflow_gradient.hook_properties import DatabricksHookProperty, GradientHookProperty
+from airflow_gradient.hook_properties import (
+    DEFAULT_DATABRICKS_RETRY_DELAY,
+    DEFAULT_DATABRICKS_RETRY_LIMIT,
+    DatabricksHookProperty,
+    GradientHookProperty,
+)
 from airflow_gradient.links import DatabricksJobLink, GradientProjectLink, gradient_project_url
 
 if TYPE_CHECKING:
@@ -74,8 +79,13 @@ class GradientWorkflowClustersOperator(
     :param gradient_conn_id: connection of type ``gradient`` (templated).
     :param databricks_conn_id: connection of type ``databricks`` (templated).
     :param gradient_hook_params: keyword arguments for :class:`GradientHook` (timeouts, retries).
-    :param databricks_hook_params: keyword arguments for the Databricks hook (``retry_limit``,
-        ``retry_delay``, ``timeout_seconds``, ...).
+    :param databricks_retry_limit: attempts of each Databricks call in all (default 3), as for
+        ``DatabricksRunNowOperator``.
+    :param databricks_retry_delay: seconds between Databricks attempts (default 1).
+    :param databricks_retry_args: tenacity ``Retrying`` arguments for the Databricks calls,
+        replacing ``databricks_retry_limit``/``databricks_retry_delay``.
+    :param databricks_hook_params: other keyword arguments for the Databricks hook
+        (``timeout_seconds``, ``max_retry_after``).
     """
 
     template_fields: Sequence[str] = (
@@ -110,6 +120,9 @@ class GradientWorkflowClustersOperator(
         gradient_conn_id: str = "gradient_default",
         databricks_conn_id: str = "databricks_default",
         gradient_hook_params: Mapping[str, Any] | None = None,
+        databricks_retry_limit: int = DEFAULT_DATABRICKS_RETRY_LIMIT,
+        databricks_retry_delay: float = DEFAULT_DATABRICKS_RETRY_DELAY,
+        databricks_retry_args: Mapping[str, Any] | None = None,
         databricks_hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -126,7 +139,12 @@ class GradientWorkflowClustersOperator(
         self.gradient_conn_id = gradient_conn_id
         self.databricks_conn_id = databricks_conn_id
         self.gradient_hook_params = dict(gradient_hook_params or {})
-        self.databricks_hook_params = dict(databricks_hook_params or {})
+        self.set_databricks_hook_params(
+            retry_limit=databricks_retry_limit,
+            retry_delay=databricks_retry_delay,
+            retry_args=databricks_retry_args,
+            hook_params=databricks_hook_params,
+        )
 
     @property
     def extra_job_params_output(self) -> XComArg:
@@ -137,7 +155,7 @@ class GradientWorkflowClustersOperator(
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from airflow_gradient.core.guardrails import GuardRails
         from airflow_gradient.core.workflow import plan_workflow_clusters, project_link_update
-        from airflow_gradient.redaction import airflow_redactor, mask_cluster_secrets
+        from airflow_gradient.masking import airflow_redactor, mask_cluster_secrets
 
         baseline = self._baseline()
         dry_run = _flag(self.dry_run_only, "dry_run", self.task_id)
@@ -148,6 +166,8 @@ class GradientWorkflowClustersOperator(
         mask_cluster_secrets(baseline, template, latest, job)
         self._persist_links(context, project_id, found)
 
+        if job is not None:  # a job Databricks manages is refused; a bundle's is named
+            self._check_owner(job["settings"], found)
         link: dict[str, Any] = {}
         if found is not None:  # refuse a project of another job before anything else
             link = project_link_update(
@@ -265,30 +285,29 @@ class GradientWorkflowClustersOperator(
         self.log.info("Project %s tracks job %s: using it.", project_id, job_id)
         return project_id
 
+    def _check_owner(self, settings: Mapping[str, Any], job_id: int | None) -> None:
+        """The bundle rule of the apply operator: ``SYSTEM_MANAGED`` is refused; a job an Asset
+        Bundle deploys is named (the group's reset and the bundle's deploy fight over it)."""
+        from airflow_gradient.core.bundles.deployment import bundle_decision
+
+        decision = bundle_decision(
+            settings, "warn", job_id=job_id or "", action="workflow group's jobs/reset"
+        )
+        if decision.level != "none":
+            self.log.warning("%s", decision.message)
+
     def _tracking_project(self, job_id: int, job_name: str) -> str:
-        """The id of the one Gradient project whose ``job_id`` is ``job_id``; none or several
-        is an :class:`InvalidArgumentsError` listing them."""
-        # TODO(lead): swap for GradientHook.find_projects_for_job and the core chooser (branch api).
-        projects = self.gradient_hook._call("GET", "/v1/projects") or []
-        tracking = [
-            str(p.get("id"))
-            for p in projects
-            if isinstance(p, Mapping) and str(p.get("job_id") or "").strip() == str(job_id)
-        ]
-        if len(tracking) != 1:
-            listed = ", ".join(tracking) or "none"
-            raise InvalidArgumentsError(
-                f"{self.task_id}: no project_id given and {len(tracking)} Gradient projects track "
-                f"Databricks job {job_id} {job_name!r} ({listed}); need exactly one. Pass "
-                "project_id=."
-            )
-        return tracking[0]
+        """The id of the one Gradient project tracking ``job_id`` (the apply operator's rule);
+        none or several is a :class:`ProjectLookupError` listing what was found."""
+        from airflow_gradient.core.project_lookup import project_id_for_job
+
+        return project_id_for_job(self.gradient_hook.find_projects_for_job(job_id), job_id)
 
     def _log_plan(self, plan: WorkflowClusters, job_name: str) -> None:
         from airflow_gradient.core.cluster.diff import format_diff
         from airflow_gradient.core.recommendation import format_metrics
         from airflow_gradient.core.redaction import redact_changes
-        from airflow_gradient.redaction import airflow_redactor
+        from airflow_gradient.masking import airflow_redactor
 
         redactor = airflow_redactor()
         for warning in plan.spec_warnings:

@@ -16,6 +16,8 @@ connections) can be injected per request. Importing this package does not import
 Layout, like ``moto``: each service is a backend (state and the Python API, e.g.
 ``sb.databricks``) and routes (the HTTP endpoints) in ``databricks/`` and ``gradient/``;
 ``routing`` maps requests to handlers, ``server`` owns the sockets and applies ``faults``.
+``airflow_home`` runs DAG files end to end (``airflow dags test``) in a throwaway Airflow home
+with the sandbox's connections.
 """
 
 from __future__ import annotations

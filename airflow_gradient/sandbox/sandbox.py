@@ -188,9 +188,9 @@ class Sandbox:
         constructor's ``token_lifetime``, ``next_run_result="SUCCESS"``, ``run_duration=0``,
         ``run_ends_after_reads=2``).
         Unless ``keep_data``, also forgets every job, run, notification destination, project,
-        recommendation, registered workspace and issued token (clients fetch a new token on
-        their next 401). Ids keep counting, so an id from before the reset never names a new
-        object. The sandbox keeps running; this works whether it runs or not.
+        recommendation, submission, registered workspace and issued token (clients fetch a new
+        token on their next 401). Ids keep counting, so an id from before the reset never names a
+        new object. The sandbox keeps running; this works whether it runs or not.
 
         :param keep_data: keep jobs, projects and the rest; reset only behaviour, faults and
             the request log (what a test suite sharing one sandbox per module wants).

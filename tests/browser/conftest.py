@@ -9,6 +9,7 @@ Setup goes through the REST API (seed the sandbox, trigger runs, wait for states
 person sees is read in the browser. Each step saves one 1280x800 screenshot under
 ``docs/images/`` (optimised to 200 kB or less) after checking that no secret is on the page.
 Runs start early in a background thread, so the browser steps overlap the DAG runs.
+The ``browser`` fixture needs no deployment: test_report.py opens a local report file with it.
 """
 
 from __future__ import annotations
@@ -69,16 +70,21 @@ class Deployment(dict[str, Any]):
         return f"Deployment(api_url={self.get('api_url')!r})"
 
 
-@pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """``scripts/deployment.py up --executor local`` with an extra dags folder holding a DAG
-    the policy refuses; ``AIRFLOW_GRADIENT_DEPLOYMENT_REUSE=1`` uses one already up."""
+def require_browser() -> None:
+    """Fail (not skip) with what to install when Playwright or the system Chromium is missing."""
     try:
         import playwright  # noqa: F401
     except ImportError as exc:
         pytest.fail(f"tests/browser needs the 'browser' extra ({exc}): run `make test-browser`")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test-browser)")
+
+
+@pytest.fixture(scope="session")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """``scripts/deployment.py up --executor local`` with an extra dags folder holding a DAG
+    the policy refuses; ``AIRFLOW_GRADIENT_DEPLOYMENT_REUSE=1`` uses one already up."""
+    require_browser()
     script = load_script()
     reuse = os.environ.get("AIRFLOW_GRADIENT_DEPLOYMENT_REUSE") == "1"
     if reuse:
@@ -196,7 +202,9 @@ def runs(api: AirflowApi, sandbox: SandboxControl) -> Runs:
 
 
 @pytest.fixture(scope="session")
-def browser(deployment: dict[str, Any]) -> Iterator[Any]:
+def browser() -> Iterator[Any]:
+    """Headless system Chromium; needs no deployment (the audit report is a local file)."""
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -203,6 +203,13 @@ def test_spark_version_change() -> None:
             {"spark_version": "15.4.x-scala2.12"},
             "from PHOTON to STANDARD",
         ),
+        # The version names Photon in any case.
+        ({"spark_version": "14.3.x-PHOTON-scala2.12"}, {"runtime_engine": "PHOTON"}, None),
+        (
+            {"spark_version": "14.3.x-Photon-scala2.12"},
+            {"spark_version": "15.4.x-scala2.12"},
+            "from PHOTON to STANDARD",
+        ),
     ],
 )
 def test_runtime_engine_change(

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from airflow_gradient.core.configuration import MAX_WORKERS
 from airflow_gradient.core.errors import InvalidRecommendationError
 from airflow_gradient.core.recommendation import (
-    MAX_WORKERS,
     Recommendation,
     format_metrics,
     parse_recommendation,
-    validate_configuration,
 )
 
 PROJECT = "11111111-2222-4333-8444-555555555555"
@@ -48,7 +46,6 @@ def test_parse_success(rec: RecLoader, name: str, phase: str, workers: dict[str,
     assert parsed.prediction_params == raw["recommendation"]["prediction_params"]
     assert parsed.context == raw["context"]
     assert parsed.is_applicable is True
-    assert parsed.recommendation_id_tag == raw["id"]
     # a copy, not a view of the reply
     raw["recommendation"]["configuration"]["node_type_id"] = "changed"
     assert parsed.configuration["node_type_id"] != "changed"
@@ -69,7 +66,6 @@ def test_parse_pending(rec: RecLoader) -> None:
         context={"phase": "LEARNING"},
     )
     assert parsed.is_applicable is False
-    assert parsed.recommendation_id_tag is None
 
 
 def test_parse_failure_keeps_error(rec: RecLoader) -> None:
@@ -247,7 +243,14 @@ def test_parse_reports_every_problem(rec: RecLoader) -> None:
     assert message.count("\n  - ") == 4
 
 
-# --- validate_configuration ------------------------------------------------------------------
+# --- the configuration patch -----------------------------------------------------------------
+
+
+def parse_configuration(configuration: Any) -> Recommendation:
+    """A SUCCESS reply carrying ``configuration``, parsed: the way a patch reaches its checks."""
+    reply = {"id": "r1", "state": "SUCCESS", "recommendation": {"configuration": configuration}}
+    return parse_recommendation(reply, project_id="p1")
+
 
 VALID_CONFIGS = [
     {"num_workers": 0},
@@ -303,18 +306,10 @@ VALID_CONFIGS = [
 
 
 @pytest.mark.parametrize("configuration", VALID_CONFIGS)
-def test_validate_configuration_accepts(configuration: dict[str, Any]) -> None:
-    result = validate_configuration(configuration, where="test")
+def test_a_valid_configuration_is_kept_as_a_copy(configuration: dict[str, Any]) -> None:
+    result = parse_configuration(configuration).configuration
     assert result == configuration
     assert result is not configuration
-
-
-@pytest.mark.parametrize(
-    "name", ["aws_fixed_success", "aws_autoscale_success", "azure_fixed_success"]
-)
-def test_validate_fixture_configurations(rec: RecLoader, name: str) -> None:
-    configuration = rec(name)["recommendation"]["configuration"]
-    assert validate_configuration(copy.deepcopy(configuration), where=name) == configuration
 
 
 INVALID_CONFIGS = [
@@ -434,27 +429,16 @@ INVALID_CONFIGS = [
 
 
 @pytest.mark.parametrize(("configuration", "expected"), INVALID_CONFIGS)
-def test_validate_configuration_rejects(configuration: dict[str, Any], expected: str) -> None:
+def test_an_invalid_configuration_is_refused(configuration: dict[str, Any], expected: str) -> None:
     with pytest.raises(InvalidRecommendationError) as caught:
-        validate_configuration(configuration, where="Gradient recommendation r1 (project p1)")
+        parse_configuration(configuration)
     message = str(caught.value)
-    assert message.startswith(
-        "The cluster configuration of Gradient recommendation r1 (project p1) is invalid"
-    )
-    assert expected in message
+    assert message.startswith("Gradient recommendation r1 (project p1) is invalid")
+    assert f"recommendation.configuration.{expected}" in message
     assert "Request a new recommendation" in message
 
 
-@pytest.mark.parametrize(
-    ("configuration", "expected"),
-    [({}, "is empty: there is nothing to apply"), ([], "is not a JSON object"), (None, "got null")],
-)
-def test_validate_configuration_empty_or_not_an_object(configuration: Any, expected: str) -> None:
-    with pytest.raises(InvalidRecommendationError, match=expected):
-        validate_configuration(configuration, where="w")
-
-
-def test_validate_configuration_lists_every_problem() -> None:
+def test_every_problem_of_a_configuration_is_listed() -> None:
     configuration = {
         "num_workers": True,
         "autoscale": {"min_workers": 9, "max_workers": 3},
@@ -463,8 +447,11 @@ def test_validate_configuration_lists_every_problem() -> None:
         "aws_attributes": {"availability": "CHEAP", "ebs_volume_count": 99},
     }
     with pytest.raises(InvalidRecommendationError) as caught:
-        validate_configuration(configuration, where="w")
-    problems = [line[4:] for line in str(caught.value).splitlines() if line.startswith("  - ")]
+        parse_configuration(configuration)
+    prefix = "  - recommendation.configuration."
+    problems = [
+        line[len(prefix) :] for line in str(caught.value).splitlines() if line[:4] == "  - "
+    ]
     assert problems == [
         "num_workers: must be an integer, got true (a boolean)",
         "autoscale: min_workers 9 is greater than max_workers 3",

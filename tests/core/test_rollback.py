@@ -19,17 +19,12 @@ from airflow_gradient.core.errors import (
 )
 from airflow_gradient.core.redaction import redact_cluster
 from airflow_gradient.core.results import field_changes
-from airflow_gradient.core.rollback import (
-    explicit_request,
-    request_from_apply_result,
-    rollback_plan,
-)
+from airflow_gradient.core.rollback import rollback_plan
+from airflow_gradient.core.rollback_request import explicit_request, request_from_apply_result
 from tests.conftest import FIXTURES
 from tests.oracles import expected_rollback
 
 SOURCE = "apply task 'apply_recommendation'"
-#: The XCom of this release (``rollback_fields``) and of the releases before it (whole specs).
-SHAPES = ("fields", "legacy")
 
 
 def by_name(key: str, value: Any) -> Any:
@@ -37,12 +32,10 @@ def by_name(key: str, value: Any) -> Any:
     return "***" if "PASSWORD" in key.upper() or ".key." in key else value
 
 
-def with_shape(
-    result: dict[str, Any], previous: dict[str, Any], applied: dict[str, Any], shape: str
+def with_fields(
+    result: dict[str, Any], previous: dict[str, Any], applied: dict[str, Any]
 ) -> dict[str, Any]:
-    """``result`` with what a rollback reads, as this release writes it or as older ones did."""
-    if shape == "legacy":
-        return {**result, "previous_cluster": previous, "new_cluster": applied}
+    """``result`` with what a rollback reads (``rollback_fields``), as the apply writes it."""
     fields = field_changes(
         previous,
         applied,
@@ -81,7 +74,7 @@ def task(settings: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def applied_job(
-    name: str = "shared_job_cluster", path: str = "job_clusters/main", shape: str = "fields"
+    name: str = "shared_job_cluster", path: str = "job_clusters/main"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Settings after an apply of aws_fixed_success at ``path``, and the apply's result (with
     ``plain_previous``/``plain_applied``, the specs, for the expectations)."""
@@ -109,7 +102,7 @@ def applied_job(
         "metrics": {},
     }
     return settings, {
-        **with_shape(result, previous, applied, shape),
+        **with_fields(result, previous, applied),
         "plain_previous": previous,
         "plain_applied": applied,
     }
@@ -123,9 +116,8 @@ def plan_for(settings: dict[str, Any], result: Any, *, force: bool = False) -> A
 # --- restoring -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_job_cluster_is_restored_as_its_whole_entry(shape: str) -> None:
-    settings, result = applied_job(shape=shape)
+def test_job_cluster_is_restored_as_its_whole_entry() -> None:
+    settings, result = applied_job()
     before = copy.deepcopy(settings)
 
     plan = plan_for(settings, result)
@@ -144,9 +136,8 @@ def test_job_cluster_is_restored_as_its_whole_entry(shape: str) -> None:
     assert settings == before  # pure: the input is not touched
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_task_level_cluster_is_restored_with_the_whole_task_body(shape: str) -> None:
-    settings, result = applied_job("task_clusters", "tasks/train", shape)
+def test_task_level_cluster_is_restored_with_the_whole_task_body() -> None:
+    settings, result = applied_job("task_clusters", "tasks/train")
     train = copy.deepcopy(task(settings, "train"))
 
     plan = plan_for(settings, result)
@@ -164,8 +155,7 @@ def test_task_level_cluster_is_restored_with_the_whole_task_body(shape: str) -> 
     assert sent["python_wheel_task"]["entry_point"] == "main" and sent["max_retries"] == 1
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_for_each_task_cluster_is_restored_inside_the_outer_task(shape: str) -> None:
+def test_for_each_task_cluster_is_restored_inside_the_outer_task() -> None:
     previous = {"spark_version": "14.3.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
     applied = merge_recommendation(previous, {"node_type_id": "m5.xlarge", "num_workers": 4})
     outer: dict[str, Any] = {
@@ -181,8 +171,8 @@ def test_for_each_task_cluster_is_restored_inside_the_outer_task(shape: str) -> 
         },
     }
     settings = {"name": "fan", "tasks": [outer]}
-    result = with_shape(
-        {"applied": True, "job_id": 5, "cluster_path": "tasks/fan_out"}, previous, applied, shape
+    result = with_fields(
+        {"applied": True, "job_id": 5, "cluster_path": "tasks/fan_out"}, previous, applied
     )
 
     plan = plan_for(settings, result)
@@ -192,9 +182,8 @@ def test_for_each_task_cluster_is_restored_inside_the_outer_task(shape: str) -> 
     assert plan.new_settings == {"tasks": [expected]}
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_fields_the_apply_did_not_change_keep_what_the_job_holds_now(shape: str) -> None:
-    settings, result = applied_job(shape=shape)
+def test_fields_the_apply_did_not_change_keep_what_the_job_holds_now() -> None:
+    settings, result = applied_job()
     current = job_cluster(settings)
     current["aws_attributes"]["ebs_volume_iops"] = 3000  # a default Databricks filled in
     current["cluster_source"] = "JOB"
@@ -211,17 +200,15 @@ def test_fields_the_apply_did_not_change_keep_what_the_job_holds_now(shape: str)
     assert "num_workers" not in restored and restored["node_type_id"] == "i3.2xlarge"
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_an_apply_that_only_added_fields_is_still_rolled_back(shape: str) -> None:
+def test_an_apply_that_only_added_fields_is_still_rolled_back() -> None:
     settings = fixture("jobs", "shared_job_cluster")["settings"]
     previous = copy.deepcopy(job_cluster(settings))
     applied = merge_recommendation(previous, {"runtime_engine": "PHOTON"})
     job_cluster(settings)["runtime_engine"] = "PHOTON"
-    result = with_shape(
+    result = with_fields(
         {"applied": True, "job_id": 1, "cluster_path": "job_clusters/main"},
         previous,
         applied,
-        shape,
     )
 
     plan = plan_for(settings, result)
@@ -243,7 +230,7 @@ def test_an_apply_that_only_added_fields_is_still_rolled_back(shape: str) -> Non
     ],
 )
 def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) -> None:
-    request = request_from_apply_result(result, source=SOURCE)
+    request = request_from_apply_result(result, source=SOURCE, allow_missing=True)
 
     plan = rollback_plan({}, request, redactor=by_name)
 
@@ -251,6 +238,33 @@ def test_an_apply_that_did_not_write_needs_no_rollback(result: Any, words: str) 
     assert plan.write is False and plan.new_settings is None
     assert plan.reason == request.nothing_reason
     assert plan.job_id == (None if result is None else 7)
+
+
+@pytest.mark.parametrize("applied", ["false", "False", "no", 1, "true", None])
+def test_only_applied_true_counts_as_a_write(applied: Any) -> None:
+    """A complete apply record whose ``applied`` is not the boolean true (text rendered by a
+    template, a number) is not read as a write: nothing is rolled back, and the reason shows
+    the value."""
+    settings, result = applied_job()
+    result["applied"] = applied
+
+    request = request_from_apply_result(result, source=SOURCE)
+    plan = rollback_plan(settings, request, redactor=by_name)
+
+    assert request.fields is None
+    assert request.nothing_reason is not None
+    assert f"applied={applied!r}" in request.nothing_reason
+    assert plan.write is False and plan.new_settings is None
+
+
+@pytest.mark.parametrize("result", [None, "None", "null"])
+def test_a_missing_apply_result_is_refused_unless_allowed(result: Any) -> None:
+    """No result (a typo'd task, an apply that never ran) must not pass as 'nothing to do'."""
+    with pytest.raises(RollbackRefusedError, match="returned no result") as caught:
+        request_from_apply_result(result, source=SOURCE)
+
+    assert "allow_missing_result=True" in str(caught.value)
+    assert "apply_result=<apply task>.output" in str(caught.value)
 
 
 def test_a_cluster_already_back_at_the_old_spec_is_not_written() -> None:
@@ -277,9 +291,8 @@ def test_old_spec_plus_databricks_defaults_counts_as_already_back() -> None:
 # --- refusing -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_a_field_changed_since_the_apply_is_refused_with_the_three_way_table(shape: str) -> None:
-    settings, result = applied_job(shape=shape)
+def test_a_field_changed_since_the_apply_is_refused_with_the_three_way_table() -> None:
+    settings, result = applied_job()
     current = job_cluster(settings)
     current["num_workers"] = 6  # someone resized it after the apply: a field the apply wrote
     current["custom_tags"]["team"] = "platform"  # and retagged it: a field it did not touch
@@ -325,9 +338,8 @@ def test_a_field_changed_since_the_apply_is_refused_with_the_three_way_table(sha
     assert settings == before
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_a_second_sizing_form_added_since_is_a_change_not_a_default(shape: str) -> None:
-    settings, result = applied_job(shape=shape)
+def test_a_second_sizing_form_added_since_is_a_change_not_a_default() -> None:
+    settings, result = applied_job()
     job_cluster(settings)["autoscale"] = {"min_workers": 1, "max_workers": 2}
 
     with pytest.raises(RollbackRefusedError, match=r"1 field\(s\) that .* \(autoscale:") as caught:
@@ -339,17 +351,15 @@ def test_a_second_sizing_form_added_since_is_a_change_not_a_default(shape: str) 
     assert autoscale["current"] == {"min_workers": 1, "max_workers": 2}
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-def test_a_sizing_field_neither_spec_had_is_never_taken_for_a_default(shape: str) -> None:
+def test_a_sizing_field_neither_spec_had_is_never_taken_for_a_default() -> None:
     previous = {"spark_version": "14.3.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 2}
     applied = merge_recommendation(previous, {"num_workers": 4})
     current = {**applied, "autoscale": {"min_workers": 1, "max_workers": 9}}
     settings = {"job_clusters": [{"job_cluster_key": "main", "new_cluster": current}]}
-    result = with_shape(
+    result = with_fields(
         {"applied": True, "job_id": 1, "cluster_path": "job_clusters/main"},
         previous,
         applied,
-        shape,
     )
 
     with pytest.raises(RollbackRefusedError, match="\\(autoscale: changed since"):
@@ -393,15 +403,12 @@ def test_a_task_moved_to_a_shared_cluster_cannot_be_restored() -> None:
     [
         ("not a dict", "is not an apply result"),
         ([1, 2], "is not an apply result"),
-        ({"applied": True, "job_id": 1, "cluster_path": "job_clusters/main"}, "missing"),
         (
-            {
-                "applied": True,
-                "job_id": "abc",
-                "cluster_path": "main",
-                "previous_cluster": {},
-                "new_cluster": [],
-            },
+            {"applied": True, "job_id": 1, "rollback_fields": []},
+            "missing cluster_path",
+        ),
+        (
+            {"applied": True, "job_id": "abc", "cluster_path": "main", "rollback_fields": []},
             "job_id 'abc' is not an integer; cluster_path 'main' is not",
         ),
     ],
@@ -413,10 +420,9 @@ def test_an_unusable_apply_result_is_refused(result: Any, words: str) -> None:
     assert caught.value.differences == []
 
 
-@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("render", [json.dumps, str])
-def test_an_apply_result_rendered_to_text_is_read_back(render: Any, shape: str) -> None:
-    settings, result = applied_job(shape=shape)
+def test_an_apply_result_rendered_to_text_is_read_back(render: Any) -> None:
+    settings, result = applied_job()
 
     request = request_from_apply_result(render(result), source=SOURCE)
 

@@ -12,7 +12,8 @@ import pytest
 from airflow_gradient.core.cluster.merge import merge_recommendation
 from airflow_gradient.core.errors import RollbackRefusedError
 from airflow_gradient.core.results import field_changes
-from airflow_gradient.core.rollback import request_from_apply_result, rollback_plan
+from airflow_gradient.core.rollback import rollback_plan
+from airflow_gradient.core.rollback_request import request_from_apply_result
 from tests.oracles import expected_rollback
 
 PASSWORD = "plain-db-password-5517"
@@ -168,7 +169,13 @@ def test_a_secret_the_apply_wrote_is_recognised_by_its_digest() -> None:
     }
 
 
-def test_a_legacy_record_with_plain_specs_is_rolled_back_field_by_field() -> None:
+@pytest.mark.parametrize("fields", [{}, {"rollback_fields": None}])
+def test_an_applied_result_without_rollback_fields_is_a_permanent_refusal(
+    fields: dict[str, Any],
+) -> None:
+    """A result that says it wrote but does not list what it changed (not the apply task's own
+    result) is refused, naming what to pass instead; the plain specs it may carry are not
+    diffed to guess the fields."""
     previous = cluster()
     applied = merge_recommendation(previous, {"num_workers": 4}, recommendation_id="rec-1")
     record = {
@@ -178,16 +185,16 @@ def test_a_legacy_record_with_plain_specs_is_rolled_back_field_by_field() -> Non
         "cluster_path": PATH,
         "previous_cluster": previous,
         "new_cluster": applied,
+        **fields,
     }
-    now = copy.deepcopy(applied)
-    now["custom_tags"]["owner"] = "alice"
-    now["spark_env_vars"]["DB_PASSWORD"] = "rotated-password-3391"
 
-    result = plan(settings_with(now), record)
+    with pytest.raises(RollbackRefusedError, match="has no rollback_fields") as caught:
+        request_from_apply_result(record, source="apply task 'apply'")
 
-    assert result.restored == expected_rollback(previous, applied, now)
-    assert result.restored["spark_env_vars"]["DB_PASSWORD"] == "rotated-password-3391"
-    assert "rotated-password-3391" not in result.reason + json.dumps(result.differences)
+    message = str(caught.value)
+    assert "Nothing was written" in message
+    assert "apply_result=apply.output" in message
+    assert "cluster_spec=" in message
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -135,6 +136,20 @@ def test_the_recommendation_in_force_does_not_count_itself() -> None:
 def test_newest_success_wins_over_newer_pending_and_older_successes() -> None:
     page = [rec("r4", "PENDING"), rec("r3", "SUCCESS"), rec("r2", "SUCCESS"), rec("r1", "SUCCESS")]
     assert decide(page, IN_FORCE, project_id=P).recommendation_id == "r3"
+
+
+def test_waiting_names_the_newest_unfinished_recommendation() -> None:
+    """Several counting recommendations still PENDING (page newest first): the wait names the
+    newest one, the one a request just made, not the oldest."""
+    page = [
+        rec("r4", "PENDING", "2026-10-02T08:04:00Z"),
+        rec("r3", "FAILURE", "2026-10-02T08:03:00Z", error="boom"),
+        rec("r2", "PENDING", "2026-10-02T08:02:00Z"),
+        rec("r1", "SUCCESS", "2026-10-02T08:01:00Z"),
+    ]
+    outcome = decide(page, IN_FORCE, project_id=P)
+    assert (outcome.status, outcome.recommendation_id) == ("waiting", "r4")
+    assert outcome.message == f"Recommendation r4 of Gradient project {P} is PENDING."
 
 
 def test_failure_after_in_force_fails_when_nothing_is_pending() -> None:
@@ -280,3 +295,43 @@ def test_reference_in_force_without_a_tag_says_so() -> None:
         reference.source
         == "cluster job_clusters/main of Databricks job 7 carries no sync:recommendation-id tag"
     )
+
+
+# --- explicit references (newer_than_recommendation_id / newer_than_time) --------------------
+
+
+def test_an_explicit_id_is_never_read_as_a_time() -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    reference = explicit_reference("2026-01-01-rec")
+
+    assert reference is not None and reference.recommendation_id == "2026-01-01-rec"
+    assert reference.include_reference and reference.source == "newer_than_recommendation_id"
+
+
+def test_an_explicit_time_and_nothing() -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    reference = explicit_reference(None, "2026-01-01T08:00:00Z")
+
+    assert reference is not None and reference.after == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    assert reference.source == "newer_than_time"
+    assert explicit_reference(None, None) is None
+    assert explicit_reference("None", "") is None  # what empty templates render to
+
+
+@pytest.mark.parametrize(
+    ("rec_id", "after", "words"),
+    [
+        ("r1", "2026-01-01", "not both"),
+        (None, "rec-1", "is not a datetime or an ISO-8601 timestamp"),
+        ({"recommendation_id": "r1"}, None, "must be a recommendation id (text)"),
+    ],
+)
+def test_explicit_references_that_make_no_sense_are_refused(
+    rec_id: Any, after: Any, words: str
+) -> None:
+    from airflow_gradient.core.waiting import explicit_reference
+
+    with pytest.raises(ValueError, match=re.escape(words)):
+        explicit_reference(rec_id, after)

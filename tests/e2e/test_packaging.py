@@ -58,10 +58,10 @@ def test_the_wheel_carries_license_urls_types_and_one_version(tmp_path: Path) ->
         "databricks-sdk",
         "httpx",
         "packaging",
-        "pendulum",
-        "requests",
         "tenacity",
     } <= plain
+    # Imported by the tests only: the dev extra, not a requirement of the package.
+    assert {"pendulum", "requests"}.isdisjoint(plain)
     assert "python-hcl2" not in plain
     # No project URL until one is verified; the maintainers, never Sync Computing, as authors.
     assert not [h for h in headers if h.startswith(("Project-URL", "Home-page"))]
@@ -79,6 +79,11 @@ def test_the_wheel_carries_license_urls_types_and_one_version(tmp_path: Path) ->
 AIRFLOW_UI_MODULES = {"wtforms", "flask_babel", "flask_appbuilder"}
 
 
+#: Extras for working on the package (tests, docs, the deployment and browser checks), not for
+#: a feature of it: the package itself must not import what only they declare.
+TOOLING_EXTRAS = {"dev", "docs", "deployment", "browser"}
+
+
 def test_every_third_party_module_imported_is_declared() -> None:
     import ast
     import sys
@@ -88,7 +93,13 @@ def test_every_third_party_module_imported_is_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {
         req.split(">")[0].split("=")[0].split("[")[0].strip().lower()
-        for req in project["dependencies"] + project["optional-dependencies"]["terraform"]
+        for req in project["dependencies"]
+        + [
+            req
+            for extra, reqs in project["optional-dependencies"].items()
+            if extra not in TOOLING_EXTRAS  # the extras of the package's own optional features
+            for req in reqs
+        ]
     }
     imported: set[str] = set()
     for path in (ROOT / "airflow_gradient").rglob("*.py"):
@@ -107,3 +118,47 @@ def test_every_third_party_module_imported_is_declared() -> None:
         if not dists & declared:
             undeclared[module] = sorted(dists)
     assert undeclared == {}
+
+
+def _imported_modules() -> set[str]:
+    """Every module name the package imports (dotted, as written), lazily or not."""
+    import ast
+
+    imported: set[str] = set()
+    for path in (ROOT / "airflow_gradient").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module)
+    return imported
+
+
+def test_every_declared_dependency_is_imported_by_the_package() -> None:
+    """The reverse of the test above: a requirement the package never imports (one the tests
+    use, or one left behind) belongs in an extra, or nowhere."""
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    imported = _imported_modules()
+    tops = {name.split(".", maxsplit=1)[0] for name in imported}
+    modules_of: dict[str, set[str]] = {}
+    for module, dists in packages_distributions().items():
+        for dist in dists:
+            modules_of.setdefault(dist.lower(), set()).add(module)
+    unused = []
+    for requirement in project["dependencies"]:
+        dist = requirement.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        if dist == "apache-airflow":
+            used = "airflow" in tops
+        elif dist.startswith("apache-airflow-providers-"):
+            # Providers share the ``airflow`` namespace: look for their own subpackage.
+            package = "airflow.providers." + dist.removeprefix("apache-airflow-providers-")
+            package = package.replace("-", ".")
+            used = any(name == package or name.startswith(package + ".") for name in imported)
+        else:
+            used = bool(modules_of.get(dist, set()) & tops)
+        if not used:
+            unused.append(dist)
+    assert unused == []

@@ -30,7 +30,7 @@ from airflow_gradient.hooks.databricks import (
 )
 from airflow_gradient.sandbox import Sandbox
 from tests.hooks.conftest import logged_text, retry_lines
-from tests.webhook.conftest import (
+from tests.operators.webhook_support import (
     SECRETS,
     TASK,
     WEBHOOK_PASSWORD,

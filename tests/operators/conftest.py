@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.sandbox import Sandbox
-from tests.templates.conftest import (  # noqa: F401 (fixtures)
+from tests.scenarios.templates.conftest import (  # noqa: F401 (fixtures)
     airflow_home,
     migrated_db,
     template_sb,
@@ -84,7 +84,12 @@ def make_target(sb: Sandbox) -> Callable[..., tuple[int, str]]:
 def run_apply() -> Callable[..., dict[str, Any]]:
     """Build the apply operator in a DAG (with optional downstream tasks) and execute it."""
 
-    def run(*, downstream: Callable[[], list[Any]] | None = None, **kwargs: Any) -> dict[str, Any]:
+    def run(
+        *,
+        downstream: Callable[[], list[Any]] | None = None,
+        render: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         from airflow.sdk import DAG
 
         from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
@@ -93,9 +98,26 @@ def run_apply() -> Callable[..., dict[str, Any]]:
             op = GradientApplyRecommendationOperator(task_id="apply", **kwargs)
             for task in downstream() if downstream else []:
                 op >> task
+        if render is not None:  # the templated fields, rendered as a task run would
+            op.render_template_fields(render)  # type: ignore[arg-type]
         ti = FakeTaskInstance()
         result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[arg-type]
         result["_links"] = ti.pushed
         return result
 
     return run
+
+
+# The fixtures of the request, rollback and webhook operator tests live in support modules of
+# their own (their helpers, such as another FakeTaskInstance or job_settings, differ from the
+# apply helpers above); none of these fixture names is defined anywhere else. Imported last:
+# rollback_support subclasses this module's FakeTaskInstance.
+from tests.operators.rollback_support import run_rollback  # noqa: E402, F401
+from tests.operators.webhook_support import (  # noqa: E402, F401
+    destinations,
+    make_job,
+    oncall,
+    run_webhook,
+    webhook_sb,
+)
+from tests.waiting_support import make_project  # noqa: E402, F401

@@ -125,7 +125,7 @@ def test_rollback_of_a_bundle_job_warns_and_fail_refuses_before_writing(
     from airflow.sdk import DAG
 
     from airflow_gradient.operators.rollback import GradientRollbackOperator
-    from tests.rollback.conftest import XComTaskInstance
+    from tests.operators.rollback_support import XComTaskInstance
 
     job_id, project_id = bundle_target()
     applied = run_apply(project_id=project_id, job_id=job_id)
@@ -133,8 +133,8 @@ def test_rollback_of_a_bundle_job_warns_and_fail_refuses_before_writing(
 
     def rollback(**kwargs: Any) -> dict[str, Any]:
         with DAG(dag_id="test_rollback_bundle", schedule=None):
-            op = GradientRollbackOperator(task_id="rollback", **kwargs)
-        ti = XComTaskInstance({"apply_recommendation": applied})
+            op = GradientRollbackOperator(task_id="rollback", apply_result=applied, **kwargs)
+        ti = XComTaskInstance({})
         result: dict[str, Any] = op.execute({"ti": ti, "params": {}})  # type: ignore[typeddict-item]
         return result
 

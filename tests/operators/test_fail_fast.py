@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow_gradient.sandbox import Sandbox
 from tests.operators.conftest import configuration, job_settings
-from tests.templates.harness import AirflowHome
+from tests.scenarios.templates.harness import AirflowHome
 
 DAG_ID = "fail_fast"
 
@@ -43,7 +43,7 @@ OPERATORS = {{
     "sensor": GradientRecommendationSensor,
 }}
 GRADIENT = {{"gradient_hook_params": {{"retry_limit": 1, "retry_delay": 0.01}}}}
-DATABRICKS = {{"databricks_hook_params": {{"retry_limit": 1, "retry_delay": 0.01}}}}
+DATABRICKS = {{"databricks_retry_limit": 1, "databricks_retry_delay": 0.01}}
 HOOKS = {{
     "apply": {{**GRADIENT, **DATABRICKS}},
     "request": GRADIENT,
@@ -79,7 +79,6 @@ PERMANENT = {
     "unsupported_dag_shape": "UnsupportedPathError",
     "invalid_recommendation": "InvalidRecommendationError",
     "auto_apply_conflict": "AutoApplyConflictError",
-    "bad_guard_rails_argument": "InvalidGuardRailsError",
     "no_job_reference": "InvalidArgumentsError",
     "ambiguous_cluster": "AmbiguousClusterError",
     "missing_cluster": "ClusterNotFoundError",
@@ -148,7 +147,6 @@ def _tasks(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
     tasks["unsupported_dag_shape"] = apply(*target())
     tasks["invalid_recommendation"] = apply(*target(rec=too_big))
     tasks["auto_apply_conflict"] = apply(*target(auto_apply_recs=True))
-    tasks["bad_guard_rails_argument"] = apply(*target(), guard_rails={"max_wrkrs": 4})
     tasks["no_job_reference"] = apply(None, target()[1])
     tasks["ambiguous_cluster"] = apply(*target(job=two_untagged))
     tasks["missing_cluster"] = apply(*target(), cluster_key="no_such_cluster")
@@ -192,11 +190,11 @@ def _tasks(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
     job_id, project_id = target()
     tasks["sensor_unreadable_newer_than"] = (
         "sensor",
-        {"project_id": project_id, "newer_than": "2026-13-45T99:00:00Z"},
+        {"project_id": project_id, "newer_than_time": "2026-13-45T99:00:00Z"},
     )
     tasks["sensor_newer_than_not_in_project"] = (
         "sensor",
-        {"project_id": project_id, "newer_than": "no-such-recommendation"},
+        {"project_id": project_id, "newer_than_recommendation_id": "no-such-recommendation"},
     )
     tasks["sensor_job_id_not_a_number"] = (
         "sensor",
@@ -204,12 +202,12 @@ def _tasks(sb: Sandbox) -> dict[str, tuple[str, dict[str, Any]]]:
     )
     tasks["deferred_no_such_project"] = (
         "sensor",
-        {"project_id": NO_PROJECT, "newer_than": AFTER, "deferrable": True},
+        {"project_id": NO_PROJECT, "newer_than_time": AFTER, "deferrable": True},
     )
     _, project_id = target()
     tasks["deferred_unreadable_listing"] = (
         "sensor",
-        {"project_id": project_id, "newer_than": AFTER, "deferrable": True},
+        {"project_id": project_id, "newer_than_time": AFTER, "deferrable": True},
     )
     sb.faults.inject(
         "gradient",

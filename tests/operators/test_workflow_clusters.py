@@ -1,5 +1,5 @@
 """GradientWorkflowClustersOperator.execute with real hooks against the sandbox (the whole DAG
-under ``airflow dags test`` is in tests/templates/test_workflow_group.py)."""
+under ``airflow dags test`` is in tests/scenarios/templates/test_workflow_group.py)."""
 
 from __future__ import annotations
 

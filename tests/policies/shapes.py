@@ -31,6 +31,7 @@ from airflow.sdk import DAG
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
 from airflow_gradient.operators.workflow_clusters import GradientWorkflowClustersOperator
+from airflow_gradient.operators.rollback import GradientRollbackOperator
 
 CLUSTER = {{"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}}
 
@@ -98,6 +99,15 @@ INDIRECT: dict[str, str] = {
         run = DatabricksRunNowOperator(task_id="run", job_id=create.output)
         apply >> wait >> create >> run
     """,
+    # The rollback names the apply by the old default id; the apply is called "apply". It
+    # would never find a result (before, it succeeded saying "nothing to roll back").
+    "rollback_misnamed": """
+        run = DatabricksRunNowOperator(task_id="run", job_id=1)
+        rollback = GradientRollbackOperator(
+            task_id="rollback", apply_task_id="apply_recommendation", trigger_rule="one_failed"
+        )
+        apply >> run >> rollback
+    """,
 }
 
 GOOD: dict[str, str] = {
@@ -132,6 +142,14 @@ GOOD: dict[str, str] = {
             task_id="report", json={"run_name": "report", "tasks": []}
         )
         apply >> run >> report
+    """,
+    "rollback_by_output": """
+        run = DatabricksRunNowOperator(task_id="run", job_id=1)
+        rollback = GradientRollbackOperator(
+            task_id="rollback", apply_result=apply.output, trigger_rule="one_failed"
+        )
+        named = GradientRollbackOperator(task_id="named", apply_task_id="apply")
+        apply >> run >> [rollback, named]
     """,
 }
 
@@ -172,6 +190,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "Create the job once",
     ),
     "create_jobs_indirect": ("'create_job'", "DatabricksCreateJobsOperator", "jobs/reset"),
+    "rollback_misnamed": (
+        "Task 'rollback' (GradientRollbackOperator)",
+        "apply_task_id='apply_recommendation', which is no task of DAG 'rollback_misnamed'",
+        "apply tasks of the DAG: apply",
+        "apply_result=<apply task>.output",
+    ),
 }
 
 

@@ -101,7 +101,7 @@ def test_every_apply_task_and_every_finding_is_listed() -> None:
         dag_policy(dag)
 
     lines = str(err.value).splitlines()
-    assert lines[0].startswith("DAG 'two_applies' combines GradientApplyRecommendationOperator")
+    assert lines[0].startswith("DAG 'two_applies' has Gradient tasks that cannot work as written")
     assert len(lines) == 3
     assert "'one_time'" in lines[1] and "'first'" in lines[1]
     assert "'create_job'" in lines[2] and "'second'" in lines[2]
@@ -187,7 +187,9 @@ def test_cluster_policy_from_airflow_local_settings_rejects_bad_dags_in_a_dagbag
 
     assert sorted(errors) == REFUSED
     for dag_id, message in errors.items():
-        assert message.startswith(f"AirflowClusterPolicyViolation: DAG {dag_id!r} combines")
+        assert message.startswith(
+            f"AirflowClusterPolicyViolation: DAG {dag_id!r} has Gradient tasks"
+        )
         for expected in shapes.EXPECTED[dag_id]:
             assert expected in message, (expected, message)
     assert result["dags"] == sorted(shapes.GOOD)
@@ -219,3 +221,43 @@ def test_overlapping_runs_of_a_fed_group_warn_at_parse_time() -> None:
     assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == [warning]
     dag.max_active_runs = 1
     assert dag_warnings(dag) == []
+
+
+@pytest.mark.parametrize(("notebooks", "more"), [(2, ""), (3, " and 1 more"), (4, " and 2 more")])
+def test_a_workflow_group_names_three_tasks_then_counts_the_rest(notebooks: int, more: str) -> None:
+    """The group's launch task plus ``notebooks`` tasks: three are named, the rest counted (at
+    exactly three nothing is counted)."""
+    import re
+
+    from airflow.providers.databricks.operators.databricks import DatabricksNotebookOperator
+    from airflow.providers.databricks.operators.databricks_workflow import (
+        DatabricksWorkflowTaskGroup,
+    )
+    from airflow.sdk import DAG
+
+    from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
+
+    cluster = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}
+    with DAG(dag_id="counted", schedule=None) as dag:
+        apply = GradientApplyRecommendationOperator(task_id="apply", project_id="p", job_id=1)
+        with DatabricksWorkflowTaskGroup(
+            group_id="wf",
+            databricks_conn_id="databricks_default",
+            job_clusters=[{"job_cluster_key": "main", "new_cluster": cluster}],
+        ) as wf:
+            for number in range(notebooks):
+                DatabricksNotebookOperator(
+                    task_id=f"n{number}",
+                    notebook_path="/Shared/a",
+                    source="WORKSPACE",
+                    job_cluster_key="main",
+                )
+        apply >> wf
+
+    (finding,) = validate_dag(dag)
+
+    through = re.search(r"\(through (.*?)\): its launch task", finding)
+    assert through is not None, finding
+    named = re.findall(r"'wf\.[a-z0-9]+'", through.group(1))
+    assert len(named) == 3
+    assert through.group(1) == ", ".join(named) + more

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from airflow_gradient.core.bundles.config_check import PROBLEMS, BundleFinding, config_findings
 from airflow_gradient.core.bundles.deployment import (
-    ON_BUNDLE,
     BundleDecision,
     BundleFacts,
     BundleOwnership,
@@ -46,7 +45,6 @@ from airflow_gradient.core.bundles.write_back import (
 
 __all__ = [
     "GENERATED_FILE",
-    "ON_BUNDLE",
     "PROBLEMS",
     "Bundle",
     "BundleDecision",

@@ -26,12 +26,12 @@ from airflow_gradient.core.bundles.model import (
     variable_references,
     whole_reference,
 )
-from airflow_gradient.core.cluster.locate import ClusterLocation, locate_cluster
+from airflow_gradient.core.cluster.locate import PROJECT_ID_TAG, ClusterLocation, locate_cluster
 from airflow_gradient.core.cluster.paths import settings_entries
+from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.errors import BundleInputError, CoreError
-from airflow_gradient.core.recommendation import PROJECT_ID_TAG, SIZING_FIELDS
 
-__all__ = ["PROBLEMS", "BundleFinding", "config_findings"]
+__all__ = ["BundleFinding", "config_findings"]
 
 PROBLEMS = ("variable-cluster", "variable-file", "ignored-include", "not-included", "no-cluster")
 """Finding kinds that stop a plain write-back or make CI deploy something else."""

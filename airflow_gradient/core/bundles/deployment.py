@@ -25,8 +25,6 @@ from airflow_gradient.core.apply_options import ON_BUNDLE
 from airflow_gradient.core.errors import BundleOwnedJobError
 
 __all__ = [
-    "BUNDLES_GUIDE",
-    "ON_BUNDLE",
     "BundleDecision",
     "BundleFacts",
     "BundleOwnership",

@@ -20,17 +20,7 @@ from typing import Any
 
 from airflow_gradient.core.errors import BundleInputError
 
-__all__ = [
-    "GENERATED_FILE",
-    "RUAMEL_MISSING",
-    "Bundle",
-    "BundleFile",
-    "dump_yaml",
-    "glob_names",
-    "load_bundle",
-    "parse_yaml",
-    "plain",
-]
+__all__ = ["Bundle", "BundleFile", "dump_yaml", "glob_names", "load_bundle", "parse_yaml", "plain"]
 
 ROOT_FILES = ("databricks.yml", "databricks.yaml")
 

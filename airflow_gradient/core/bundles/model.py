@@ -33,7 +33,6 @@ from airflow_gradient.core.cluster.paths import ClusterKind, format_path
 from airflow_gradient.core.errors import BundleInputError
 
 __all__ = [
-    "DEFAULT_TARGET",
     "Layer",
     "cli_merge",
     "cluster_layers",

@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_gradient.core.cluster.paths import format_path
+from airflow_gradient.core.cluster.spec import SIZING_FIELDS
 from airflow_gradient.core.json_values import json_equal, show
-from airflow_gradient.core.recommendation import SIZING_FIELDS
 
 __all__ = [
-    "ABSENT",
     "changed_fields",
     "diff_cluster",
     "format_diff",

@@ -22,9 +22,12 @@ from airflow_gradient.core.errors import (
     ClusterNotFoundError,
     UnsupportedClusterError,
 )
-from airflow_gradient.core.recommendation import PROJECT_ID_TAG
 
 __all__ = ["ClusterLocation", "locate_cluster"]
+
+PROJECT_ID_TAG = "sync:project-id"
+"""Custom tag that ties a cluster to the Gradient project tuning it: with several clusters in a
+job, the one tagged with the project is the one it tunes."""
 
 ComputeKind = Literal["new_cluster", "job_cluster", "existing_cluster", "serverless"]
 

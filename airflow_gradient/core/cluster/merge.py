@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_gradient.core.cluster.diff import diff_cluster
-from airflow_gradient.core.recommendation import (
-    LOG_DESTINATIONS,
-    RECOMMENDATION_ID_TAG,
-    SIZING_FIELDS,
-)
+from airflow_gradient.core.cluster.spec import LOG_DESTINATIONS, SIZING_FIELDS
 
 __all__ = ["applied_recommendation_id", "merge_recommendation", "reverted_fields"]
+
+RECOMMENDATION_ID_TAG = "sync:recommendation-id"
+"""Custom tag that says which Gradient recommendation is in force on a cluster: the merge
+writes it, :func:`applied_recommendation_id` reads it."""
 
 
 def _merge_into(target: dict[str, Any], patch: Mapping[str, Any]) -> None:

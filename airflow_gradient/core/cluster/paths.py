@@ -18,8 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 __all__ = [
-    "JOB_CLUSTERS_PREFIX",
-    "TASKS_PREFIX",
     "ClusterKind",
     "PathKey",
     "cluster_path",

@@ -9,12 +9,17 @@ from typing import Any
 from airflow_gradient.core.cluster.paths import PathKey, format_path
 from airflow_gradient.core.errors import InvalidClusterSpecError
 from airflow_gradient.core.json_values import json_equal, show
-from airflow_gradient.core.recommendation import (
-    CLOUD_ATTRIBUTE_FIELDS,
-    LOG_DESTINATIONS,
-)
 
 __all__ = ["validate_cluster_spec"]
+
+SIZING_FIELDS = ("num_workers", "autoscale")
+"""The two mutually exclusive ways to size a cluster."""
+
+CLOUD_ATTRIBUTE_FIELDS = ("aws_attributes", "azure_attributes", "gcp_attributes")
+"""The per-cloud attribute blocks; a cluster has at most one."""
+
+LOG_DESTINATIONS = ("dbfs", "s3", "volumes")
+"""The destination kinds of ``cluster_log_conf``; it holds one."""
 
 
 Finding = tuple[tuple[PathKey, ...], str]

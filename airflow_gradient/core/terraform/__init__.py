@@ -52,7 +52,6 @@ from airflow_gradient.core.terraform.ignore_changes import (
     lifecycle_block,
 )
 from airflow_gradient.core.terraform.managed import (
-    MANAGED_ATTRIBUTES,
     ManagedAttribute,
     MapKey,
     recommendation_configuration,
@@ -62,7 +61,6 @@ from airflow_gradient.core.terraform.managed import (
 from airflow_gradient.core.terraform.plan_check import RevertedPath, reverted_paths
 
 __all__ = [
-    "MANAGED_ATTRIBUTES",
     "ClusterRef",
     "ConfigFinding",
     "ManagedAttribute",

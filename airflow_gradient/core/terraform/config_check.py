@@ -8,8 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_gradient.core.cluster.locate import PROJECT_ID_TAG
 from airflow_gradient.core.errors import TerraformInputError
-from airflow_gradient.core.recommendation import PROJECT_ID_TAG
 from airflow_gradient.core.terraform.documents import document_kind, managed_resources
 from airflow_gradient.core.terraform.ignore_changes import clouds_of
 from airflow_gradient.core.terraform.managed import (

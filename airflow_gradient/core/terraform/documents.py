@@ -6,14 +6,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from airflow_gradient.core.cluster.locate import locate_cluster
+from airflow_gradient.core.cluster.locate import PROJECT_ID_TAG, locate_cluster
 from airflow_gradient.core.errors import (
     AmbiguousClusterError,
     ClusterNotFoundError,
     TerraformInputError,
     UnsupportedClusterError,
 )
-from airflow_gradient.core.recommendation import PROJECT_ID_TAG
 from airflow_gradient.core.terraform.managed import CLUSTER_RESOURCE_TYPES, AttrPath
 
 # --- Documents and clusters ---------------------------------------------------------------

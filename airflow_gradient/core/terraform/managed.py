@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from airflow_gradient.core.configuration import CONFIGURATION_FIELDS
 from airflow_gradient.core.errors import TerraformInputError
-from airflow_gradient.core.recommendation import CONFIGURATION_FIELDS
 
 # --- The closed list ----------------------------------------------------------------------
 

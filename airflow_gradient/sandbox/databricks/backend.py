@@ -178,6 +178,7 @@ class DatabricksBackend(DestinationsBackend):
         tasks: list[dict[str, Any]],
         job_clusters: list[dict[str, Any]],
         overrides: dict[str, Any],
+        on_start: tuple[str, ...] = (),
     ) -> int:
         if self.next_run_result not in RUN_RESULTS:
             raise ValueError(f"next_run_result must be one of {RUN_RESULTS}")
@@ -205,8 +206,19 @@ class DatabricksBackend(DestinationsBackend):
             job_clusters=copy.deepcopy(job_clusters),
             job_parameters=copy.deepcopy(overrides.get("job_parameters") or {}),
             overrides=copy.deepcopy(overrides),
+            on_start=on_start,
         )
         return run_id
+
+    def _on_start_destinations(self, settings: dict[str, Any]) -> tuple[str, ...]:
+        """Destinations a run of a job with ``settings`` notifies when it starts: those its
+        job-level ``webhook_notifications.on_start`` names that exist now."""
+        hooks = (settings.get("webhook_notifications") or {}).get("on_start") or []
+        return tuple(
+            str(h["id"])
+            for h in hooks
+            if isinstance(h, dict) and str(h.get("id")) in self._destinations
+        )
 
     def _run(self, run_id: int) -> Run:
         run = self._runs.get(run_id)
@@ -250,6 +262,7 @@ class DatabricksBackend(DestinationsBackend):
                 tasks=settings.get("tasks") or [],
                 job_clusters=settings.get("job_clusters") or [],
                 overrides=overrides,
+                on_start=self._on_start_destinations(settings),
             )
             if token is not None:
                 self._idempotency[token] = run_id
@@ -274,6 +287,59 @@ class DatabricksBackend(DestinationsBackend):
             if token is not None:
                 self._idempotency[token] = run_id
             return run_id
+
+    def record_run(
+        self,
+        job_id: int,
+        *,
+        started: float,
+        duration: float,
+        result_state: str = "SUCCESS",
+    ) -> int:
+        """Record a finished run of a saved job that started at ``started`` (epoch seconds,
+        e.g. days ago) and took ``duration`` seconds, with the job's settings as they are now
+        (its clusters and ``on_start`` webhooks): a history to audit, built in a test."""
+        if result_state not in RUN_RESULTS:
+            raise ValueError(f"result_state must be one of {RUN_RESULTS}")
+        with self._lock:
+            settings = self._job(int(job_id))["settings"]
+            run_id = self._new_run(
+                int(job_id),
+                run_type="JOB_RUN",
+                run_name=str(settings.get("name", "Untitled")),
+                tasks=settings.get("tasks") or [],
+                job_clusters=settings.get("job_clusters") or [],
+                overrides={},
+                on_start=self._on_start_destinations(settings),
+            )
+            run = self._runs[run_id]
+            run.created, run.duration, run.outcome = float(started), float(duration), result_state
+            return run_id
+
+    def ended_runs(self, job_id: int | str) -> list[dict[str, Any]]:
+        """The job's runs that have ended, as the Gradient backend needs them: ``run_id``,
+        ``ended_at`` (epoch seconds), ``result_state``, ``on_start`` (destination ids notified
+        at start) and the cluster specs the run used (``job_clusters``, ``tasks``)."""
+        with self._lock:
+            now = time.time()
+            ended: list[dict[str, Any]] = []
+            for run in self._runs.values():
+                if str(run.job_id) != str(job_id):
+                    continue
+                life_cycle, result, end = timeline(run, now)
+                if life_cycle != "TERMINATED" or end is None:
+                    continue
+                ended.append(
+                    {
+                        "run_id": run.run_id,
+                        "ended_at": end,
+                        "result_state": result,
+                        "on_start": run.on_start,
+                        "job_clusters": copy.deepcopy(run.job_clusters),
+                        "tasks": copy.deepcopy(run.tasks),
+                    }
+                )
+            return ended
 
     def run_number(self, run_id: int) -> int:
         """``number_in_job`` of a run."""

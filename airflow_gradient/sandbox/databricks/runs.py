@@ -28,6 +28,8 @@ class Run:
     reads: int = 0
     canceled_at: float | None = None
     finished: tuple[float, str] | None = None
+    on_start: tuple[str, ...] = ()
+    """Ids of the existing notification destinations the job's ``on_start`` named at start."""
 
     @property
     def by_reads(self) -> bool:

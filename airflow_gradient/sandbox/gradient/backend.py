@@ -23,11 +23,12 @@ from airflow_gradient.sandbox.gradient.records import (
     checked_project_fields,
     iso,
 )
+from airflow_gradient.sandbox.gradient.submissions import SubmissionsBackend
 
 
-class GradientBackend(RecommendationsBackend):
-    """Tokens, projects, workspaces and (from :class:`RecommendationsBackend`) recommendations
-    of the emulated Gradient API.
+class GradientBackend(RecommendationsBackend, SubmissionsBackend):
+    """Tokens, projects, workspaces and (from :class:`RecommendationsBackend` and
+    :class:`SubmissionsBackend`) recommendations and submissions of the emulated Gradient API.
 
     :param lock: the sandbox-wide lock guarding all state.
     :param api_key_id: the API key id clients exchange for a token.
@@ -56,6 +57,7 @@ class GradientBackend(RecommendationsBackend):
         self._tokens: dict[str, float] = {}
         self._projects: dict[str, dict[str, Any]] = {}
         self._workspaces: dict[str, dict[str, Any]] = {}
+        self._init_submissions()
 
     def reset(self, *, keep_data: bool = False) -> None:
         """Restore the default behaviour; also forget every token, project, recommendation
@@ -63,6 +65,7 @@ class GradientBackend(RecommendationsBackend):
         with self._lock:
             self.token_lifetime = self._default_token_lifetime
             self._reset_recommendations(keep_data=keep_data)
+            self._reset_submissions(keep_data=keep_data)
             if keep_data:
                 return
             self._tokens.clear()

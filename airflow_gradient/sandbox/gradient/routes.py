@@ -83,6 +83,7 @@ class GradientRoutes(Service):
         r.add("POST", recs, self._request_recommendation)
         r.add("GET", recs + "/{recommendation_id}", self._get_recommendation)
         r.add("GET", "/v1/projects/{project_id}/cluster/template", self._cluster_template)
+        r.add("GET", "/v1/projects/{project_id}/paged/submissions", self._list_submissions)
         r.add("GET", "/v1/databricks/workspaces/{workspace_id}", self._get_workspace)
 
     # --- envelopes and auth -------------------------------------------------------------
@@ -183,6 +184,13 @@ class GradientRoutes(Service):
                 code="Workspace Not Found",
             )
         return _ok(workspace)
+
+    def _list_submissions(self, request: Request) -> Response:
+        # The one endpoint outside the {"result": ...} envelope (docs/gradient-api.md).
+        page = _int_query(request, "page", 0, 0, 1_000_000)
+        size = _int_query(request, "size", 25, 1, 100)
+        project_id = request.params["project_id"]
+        return Response(200, self.backend.read_submissions(project_id, page, size))
 
     def _cluster_template(self, request: Request) -> Response:
         return _ok(self.backend.cluster_template(request.params["project_id"]))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_gradient.cli import main
-from airflow_gradient.core.recommendation import CONFIGURATION_FIELDS
+from airflow_gradient.core.configuration import CONFIGURATION_FIELDS
 from airflow_gradient.core.terraform import recommendation_configuration, unmanaged_settings
 
 STATE = Path(__file__).parents[2] / "fixtures" / "terraform" / "state_show.json"

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from airflow_gradient.core.terraform import (
-    MANAGED_ATTRIBUTES,
     MapKey,
     TerraformInputError,
     config_findings,
@@ -23,6 +22,7 @@ from airflow_gradient.core.terraform import (
     reverted_paths,
     unmanaged_settings,
 )
+from airflow_gradient.core.terraform.managed import MANAGED_ATTRIBUTES
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 JOB = "databricks_job.two_clusters"
