@@ -93,6 +93,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/dag_parse.py
 	$(BIN)/python tests/scenarios/reliability/report.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/workflow_clusters.py
 	$(BIN)/python benchmarks/doctor.py
 
 clean:

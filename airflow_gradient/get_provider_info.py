@@ -99,6 +99,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_gradient.operators.request",
                     "airflow_gradient.operators.rollback",
                     "airflow_gradient.operators.webhook",
+                    "airflow_gradient.operators.workflow_clusters",
                 ],
             }
         ],

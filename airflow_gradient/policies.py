@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 APPLY = "GradientApplyRecommendationOperator"
+WORKFLOW_CLUSTERS = "GradientWorkflowClustersOperator"
 ROLLBACK = "GradientRollbackOperator"
 RUN_NOW = "DatabricksRunNowOperator"
 SUBMIT_RUN = "DatabricksSubmitRunOperator"
@@ -40,6 +41,8 @@ _SUPPORTED = (
 
 _MIGRATION = "the DAG template example_dags/gradient_submit_run_migration.py of airflow-gradient"
 
+_WORKFLOW_TEMPLATE = "the DAG template example_dags/gradient_workflow_group.py of airflow-gradient"
+
 _ONE_TIME_RUN_HELP = (
     "Task {task} is a {op} downstream of {apply}{where}: it launches a one-time run "
     "(jobs/runs/submit), which has no saved Databricks job, so there is nothing to write a "
@@ -58,9 +61,18 @@ _WORKFLOW_HELP = (
     "Task group {group} is a DatabricksWorkflowTaskGroup downstream of {apply} (through "
     "{tasks}): its launch task {launch} resets the Databricks job {job} (jobs/reset) from the "
     "DAG at the start of every run, so the recommendation {apply} wrote is gone before the job "
-    "runs. {supported} Either define the workflow once as a Databricks job and run it with "
-    "DatabricksRunNowOperator after {apply}, or keep the group without {apply} and pass the "
-    "cluster through the group's templated job_clusters argument."
+    "runs. {supported} For a workflow defined in the DAG, drop {apply} and feed the group's "
+    "job_clusters from GradientWorkflowClustersOperator (job_clusters=<that task>.output): it "
+    "merges the recommendation into the clusters the group builds the job from, on every run; "
+    "see " + _WORKFLOW_TEMPLATE + ". Or define the workflow once as a Databricks job and run it "
+    "with DatabricksRunNowOperator after {apply}."
+)
+
+_OVERLAP_HELP = (
+    "DAG {dag} allows {runs} active runs, and task {task} (GradientWorkflowClustersOperator) "
+    "feeds DatabricksWorkflowTaskGroup {group}: overlapping DAG runs reset the same "
+    "Databricks job {job}, and the last reset wins for every run of it in flight (a run may "
+    "start on the other run's clusters). Set max_active_runs=1 on the DAG."
 )
 
 
@@ -175,6 +187,32 @@ def validate_dag(dag: Any, *, raise_on_findings: bool = False) -> list[str]:
     return findings
 
 
+def dag_warnings(dag: Any) -> list[str]:
+    """What works but may surprise: a workflow group fed by ``GradientWorkflowClustersOperator``
+    in a DAG that allows more than one active run (overlapping runs reset the same job)."""
+    runs = getattr(dag, "max_active_runs", 1)
+    if not isinstance(runs, int) or runs <= 1:
+        return []
+    warnings: list[str] = []
+    for task in sorted(dag.tasks, key=lambda t: str(t.task_id)):
+        if not is_instance_of(task, WORKFLOW_CLUSTERS):
+            continue
+        for launch in task.get_direct_relatives(upstream=False):
+            group = _workflow_group(launch)
+            if group is None or not is_instance_of(launch, WORKFLOW_LAUNCH):
+                continue
+            warnings.append(
+                _OVERLAP_HELP.format(
+                    dag=repr(dag.dag_id),
+                    runs=runs,
+                    task=repr(task.task_id),
+                    group=repr(group.group_id),
+                    job=repr(f"{dag.dag_id}.{group.group_id}"),
+                )
+            )
+    return warnings
+
+
 def dag_policy(dag: Any) -> None:
     """Cluster policy: refuse at parse time what the apply and rollback operators refuse at
     run time.
@@ -182,8 +220,15 @@ def dag_policy(dag: Any) -> None:
     Judges every path from an apply task down to its run (see :func:`dag_findings`). Enable it
     in ``airflow_local_settings.py`` with ``from airflow_gradient.policies import dag_policy``.
     A refused DAG is not loaded and shows an import error (``AirflowClusterPolicyViolation``)
-    listing every finding.
+    listing every finding. What only may surprise (:func:`dag_warnings`) is logged as a
+    WARNING and issued as a ``UserWarning``; the DAG loads.
     """
+    for warning in dag_warnings(dag):
+        import logging
+        import warnings
+
+        logging.getLogger(__name__).warning("%s", warning)
+        warnings.warn(warning, UserWarning, stacklevel=2)
     findings = dag_findings(dag)
     if findings:
         from airflow.exceptions import AirflowClusterPolicyViolation

@@ -80,6 +80,11 @@ EXTRA_FIELDS = ("allow_insecure_http", "ca_bundle", "proxy", "verify")
 #: (``example_dags/gradient_fleet.py`` needs it).
 FLEET_MIN_DATABRICKS = (7, 16, 1)
 FLEET = "gradient_fleet.py"
+WORKFLOW = "gradient_workflow_group.py"
+WORKFLOW_JOB = "gradient_workflow_group.workflow"
+#: From this provider on, the group's ``extra_job_params`` is templated (the XCom form works).
+WORKFLOW_TEMPLATED_EXTRA_PARAMS = (7, 10, 0)
+WORKFLOW_WEBHOOK_PLACEHOLDER = "<webhook_id of the Gradient workspace>"
 
 TF_FILE = 'resource "databricks_job" "etl" {\n  name = "etl"\n}\n'
 
@@ -316,6 +321,61 @@ class Cell:
             raise CheckFailed(f"jobs not applied and run: tags {tags}, runs {ran}")
         return "2 jobs applied and run"
 
+    def workflow_group(self) -> str:
+        """The workflow-group template end to end: the real group on tuned job_clusters.
+
+        Two runs: the first creates the job on baseline + Gradient's template, the second
+        resets it with the recommendation merged in. On provider 7.9 (``extra_job_params`` not
+        templated) the template's static webhook form gets the sandbox's destination id
+        written in, as a user writes theirs.
+        """
+        if WORKFLOW not in self.templates:
+            # Every cell's provider (7.9 floor and up) supports the template: never skipped.
+            raise CheckFailed(f"{WORKFLOW} was not loaded in this cell")
+        from airflow_gradient.sandbox import Sandbox
+
+        with Sandbox() as sb:  # default run behaviour: the launch must find its run started
+            workspace = sb.gradient.create_workspace(sb.databricks.workspace_id)
+            project = sb.gradient.create_project(
+                name="workflow", workspace_id=workspace["workspace_id"]
+            )
+            webhook_id = workspace["webhook_id"]
+            if databricks_provider() < WORKFLOW_TEMPLATED_EXTRA_PARAMS:
+                path = self.dags / WORKFLOW
+                source = path.read_text()
+                path.write_text(source.replace(WORKFLOW_WEBHOOK_PLACEHOLDER, webhook_id))
+            extra = {**sb.connections(), "AIRFLOW_VAR_GRADIENT_PROJECT_ID": project["id"]}
+            outputs = []
+            for attempt in range(2):
+                status, out = self.airflow(
+                    "dags", "test", "gradient_workflow_group", extra_env=extra
+                )
+                outputs.append(out)
+                if status != 0:
+                    raise CheckFailed(f"run {attempt + 1} exited {status}:\n{tail(out)}")
+                if attempt == 0:
+                    rec_id = sb.gradient.add_recommendation(project["id"], {"num_workers": 3})
+            jobs = [j for j in sb.databricks.jobs if j["settings"]["name"] == WORKFLOW_JOB]
+            runs = sb.databricks.runs
+        if len(jobs) != 1 or len(runs) != 2:
+            raise CheckFailed(f"{len(jobs)} jobs named {WORKFLOW_JOB}, {len(runs)} runs")
+        settings = jobs[0]["settings"]
+        cluster = settings["job_clusters"][0]["new_cluster"]
+        tags = cluster.get("custom_tags", {})
+        if tags.get("sync:recommendation-id") != rec_id or cluster.get("num_workers") != 3:
+            raise CheckFailed(f"run 2 did not use the recommendation: {cluster}")
+        if tags.get("sync:project-id") != project["id"] or "cluster_log_conf" not in cluster:
+            raise CheckFailed(f"Gradient's cluster template is missing: {cluster}")
+        on_start = settings.get("webhook_notifications", {}).get("on_start", [])
+        if {"id": webhook_id} not in on_start:
+            raise CheckFailed(f"the job lacks Gradient's on_start webhook: {on_start}")
+        if runs[-1]["job_clusters"][0]["new_cluster"] != cluster:
+            raise CheckFailed("the second run did not use the merged cluster")
+        task_logs = [p.read_text(errors="replace") for p in (self.work / "home").rglob("*.log")]
+        if not any("Databricks job started" in text for text in outputs + task_logs):
+            raise CheckFailed(f"the launch did not report the run started:\n{tail(outputs[-1])}")
+        return "job created on template, reset on the recommendation, webhook on the job"
+
     def connection_form(self) -> str:
         script = FORM_SCRIPT if self.minor >= (3, 0) else FORM_SCRIPT_2
         status, out = run([sys.executable, "-c", script], self.env)
@@ -378,6 +438,7 @@ def main() -> int:
         ("apply-run-now", cell.apply_then_run),
         ("deferrable-sensor", cell.deferrable_sensor),
         ("fleet", cell.fleet),
+        ("workflow-group", cell.workflow_group),
         ("connection-form", cell.connection_form),
         ("providers-get", cell.providers_get),
         ("check-config-hint", cell.check_config_without_extra),

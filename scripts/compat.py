@@ -68,6 +68,7 @@ CHECKS = (
     "apply-run-now",
     "deferrable-sensor",
     "fleet",
+    "workflow-group",
     "connection-form",
     "providers-get",
     "check-config-hint",

@@ -44,7 +44,11 @@ def _overlay(target: dict[str, Any], patch: dict[str, Any]) -> None:
 
 def healthy_job(sb: Sandbox, *, runs: int = 2, name: str = "etl-nightly") -> HealthyJob:
     """A job whose cluster carries the template and a recommendation, whose on_start names
-    Gradient's destination, with ``runs`` finished runs (each with a submission)."""
+    Gradient's destination, with ``runs`` finished runs (each with a submission).
+
+    Runs started through the sandbox's Python API end at once here
+    (``run_ends_after_reads = 0``): the checks read histories, nobody polls these runs."""
+    sb.databricks.run_ends_after_reads = 0
     workspace = sb.gradient.get_workspace(sb.databricks.workspace_id) or (
         sb.gradient.create_workspace(sb.databricks.workspace_id)
     )

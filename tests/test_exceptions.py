@@ -52,6 +52,7 @@ PERMANENT = {
     "BundleInputError",
     "BundleWriteBackRefusedError",
     "BundleOwnedJobError",
+    "ProjectLinkError",
     "ProjectLookupError",
     "HealthCheckFailedError",
 }
@@ -168,6 +169,7 @@ def test_the_package_has_the_operators_and_sensors_it_documents() -> None:
         "GradientRequestRecommendationOperator",
         "GradientRollbackOperator",
         "GradientWebhookOperator",
+        "GradientWorkflowClustersOperator",
     } <= names
 
 

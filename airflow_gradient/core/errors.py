@@ -44,6 +44,7 @@ __all__ = [
     "NoRecommendationError",
     "NotificationDestinationError",
     "PermanentError",
+    "ProjectLinkError",
     "ProjectLookupError",
     "ReadBackMismatchError",
     "RecommendationFailedError",
@@ -273,6 +274,10 @@ class BundleWriteBackRefusedError(PermanentError):
 class BundleOwnedJobError(PermanentError):
     """The job is owned by an Asset Bundle (``on_bundle="fail"``) or managed by Databricks
     (``deployment.kind == "SYSTEM_MANAGED"``, read-only): nothing was written."""
+
+
+class ProjectLinkError(PermanentError):
+    """A Gradient project tracks another Databricks job than the one it is used with."""
 
 
 class ProjectLookupError(PermanentError):

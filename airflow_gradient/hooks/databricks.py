@@ -317,6 +317,18 @@ class GradientDatabricksHook(SerialConnectionLookup, DatabricksHook):
             )
         return int(found)
 
+    def find_job_id(self, job_name: str) -> int | None:
+        """The id of the job named exactly ``job_name`` (``jobs/list?name=``), ``None`` if none.
+
+        Several jobs of that name are an error (the provider's lookup refuses to choose).
+        """
+        found = self._call(
+            LIST_JOBS_ENDPOINT,
+            send=lambda: self.find_job_id_by_name(job_name),
+            what=f"Looking up the Databricks job named {job_name!r}",
+        )
+        return None if found is None else int(found)
+
     def find_job(self, job_id: int) -> dict[str, Any] | None:
         """:meth:`get_job`, or ``None`` when the workspace has no such job (first page read
         once, like every other)."""

@@ -185,7 +185,8 @@ class Sandbox:
         Always: no faults and no latency, no requests recorded, and the default behaviour
         (``recommendation_ready_after_reads=1``, ``recommendation_ready_after_seconds=None``,
         ``next_recommendation_outcome="SUCCESS"``, the default failure error and phase, the
-        constructor's ``token_lifetime``, ``next_run_result="SUCCESS"``, ``run_duration=0``).
+        constructor's ``token_lifetime``, ``next_run_result="SUCCESS"``, ``run_duration=0``,
+        ``run_ends_after_reads=2``).
         Unless ``keep_data``, also forgets every job, run, notification destination, project,
         recommendation, submission, registered workspace and issued token (clients fetch a new
         token on their next 401). Ids keep counting, so an id from before the reset never names a

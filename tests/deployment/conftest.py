@@ -40,6 +40,14 @@ def load_script() -> ModuleType:
     return module
 
 
+LAST = "test_7_secrets.py"
+"""The secrets scan runs after every other scenario, whatever its number: it scans their logs."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name == LAST)  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session")
 def script() -> ModuleType:
     try:

@@ -22,6 +22,7 @@ from airflow_gradient.operators.health import GradientHealthCheckOperator
 from airflow_gradient.operators.request import GradientRequestRecommendationOperator
 from airflow_gradient.operators.rollback import GradientRollbackOperator
 from airflow_gradient.operators.webhook import GradientWebhookOperator
+from airflow_gradient.operators.workflow_clusters import GradientWorkflowClustersOperator
 from airflow_gradient.sensors.recommendation import GradientRecommendationSensor
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -32,8 +33,13 @@ PAGES: dict[type[Any], str] = {
     GradientRecommendationSensor: "operators/sensor.md",
     GradientRollbackOperator: "operators/rollback.md",
     GradientWebhookOperator: "operators/webhook.md",
+    GradientWorkflowClustersOperator: "operators/workflow_clusters.md",
     GradientHealthCheckOperator: "operators/health.md",
 }
+
+#: Template fields held under another name than their argument (``dry_run`` is a method of
+#: BaseOperator, so the operators keep the argument as ``dry_run_only``).
+FIELD_ARGUMENTS = {"dry_run_only": "dry_run"}
 
 #: (page, kind, name): documented ahead of the code (empty when the two agree).
 #: kind "param": a row for a parameter the constructor lacks; "default": the row's default
@@ -108,7 +114,7 @@ def test_every_parameter_has_a_row_with_the_codes_default(cls: type[Any], page: 
 @pytest.mark.parametrize(("cls", "page"), PAGES.items(), ids=lambda v: getattr(v, "__name__", v))
 def test_templated_rows_are_the_template_fields(cls: type[Any], page: str) -> None:
     marked = {name for name, cells in parameter_rows(page).items() if "(templated" in cells[2]}
-    fields = set(cls.template_fields)
+    fields = {FIELD_ARGUMENTS.get(field, field) for field in cls.template_fields}
     unmarked = fields - marked
     not_fields = {n for n in marked - fields if not _ahead(page, "templated", n)}
     assert not unmarked, f"{page}: template fields not marked (templated): {sorted(unmarked)}"
@@ -134,7 +140,7 @@ def _in_code(cls: type[Any], page: str, kind: str, name: str) -> bool:
             params[name].default
         )
     if kind == "templated":
-        return name in cls.template_fields
+        return name in {FIELD_ARGUMENTS.get(field, field) for field in cls.template_fields}
     return name in {link.name for link in getattr(cls, "operator_extra_links", ())}
 
 

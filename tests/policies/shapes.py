@@ -30,6 +30,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
 
 from airflow_gradient.operators.apply import GradientApplyRecommendationOperator
+from airflow_gradient.operators.workflow_clusters import GradientWorkflowClustersOperator
 from airflow_gradient.operators.rollback import GradientRollbackOperator
 
 CLUSTER = {{"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2}}
@@ -110,6 +111,22 @@ INDIRECT: dict[str, str] = {
 }
 
 GOOD: dict[str, str] = {
+    "workflow_clusters": """
+        clusters = GradientWorkflowClustersOperator(
+            task_id="clusters",
+            project_id="p-1",
+            job_clusters=[{"job_cluster_key": "main", "new_cluster": CLUSTER}],
+        )
+        with DatabricksWorkflowTaskGroup(
+            group_id="wf",
+            databricks_conn_id="databricks_default",
+            job_clusters=clusters.output,
+        ) as wf:
+            DatabricksNotebookOperator(
+                task_id="first", notebook_path="/Shared/a", source="WORKSPACE",
+                job_cluster_key="main",
+            )
+    """,
     "run_now": """
         run = DatabricksRunNowOperator(task_id="run", job_id=1)
         apply >> run
@@ -163,6 +180,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
         "jobs/reset",
         "'workflow_group.wf'",
         "job_clusters",
+        "GradientWorkflowClustersOperator",
         "DatabricksRunNowOperator",
     ),
     "create_jobs": (

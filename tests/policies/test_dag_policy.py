@@ -195,6 +195,34 @@ def test_cluster_policy_from_airflow_local_settings_rejects_bad_dags_in_a_dagbag
     assert result["dags"] == sorted(shapes.GOOD)
 
 
+def test_a_group_fed_by_the_workflow_operator_is_accepted() -> None:
+    from airflow_gradient.policies import dag_warnings
+
+    dag = shapes.load("workflow_clusters")
+    assert dag.get_task("wf.launch") in dag.get_task("clusters").get_direct_relatives(False)
+    dag.max_active_runs = 1
+    assert validate_dag(dag) == [] and dag_warnings(dag) == []
+    dag_policy(dag)
+
+
+def test_overlapping_runs_of_a_fed_group_warn_at_parse_time() -> None:
+    import warnings
+
+    from airflow_gradient.policies import dag_warnings
+
+    dag = shapes.load("workflow_clusters")  # Airflow's default: 16 active runs
+    (warning,) = dag_warnings(dag)
+    assert "allows 16 active runs" in warning
+    assert "'clusters'" in warning and "'wf'" in warning
+    assert "'workflow_clusters.wf'" in warning and "max_active_runs=1" in warning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dag_policy(dag)  # warns, does not refuse
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == [warning]
+    dag.max_active_runs = 1
+    assert dag_warnings(dag) == []
+
+
 @pytest.mark.parametrize(("notebooks", "more"), [(2, ""), (3, " and 1 more"), (4, " and 2 more")])
 def test_a_workflow_group_names_three_tasks_then_counts_the_rest(notebooks: int, more: str) -> None:
     """The group's launch task plus ``notebooks`` tasks: three are named, the rest counted (at

@@ -203,6 +203,9 @@ def test_hook_update_run_now_get_run(
     assert run["job_id"] == job_id
     assert run["job_clusters"][0]["new_cluster"]["node_type_id"] == "m5.xlarge"
     assert run["run_page_url"].startswith(fresh_sandbox.databricks_url)
+    # By default each runs/get moves the run on: PENDING, RUNNING, then TERMINATED.
+    assert run["state"]["life_cycle_state"] == "PENDING"
+    assert hook.get_run_state(run_id).life_cycle_state == "RUNNING"
     state = hook.get_run_state(run_id)
     assert state.is_terminal
     assert state.is_successful
@@ -247,8 +250,10 @@ async def test_async_hook_reads_a_run(
     run_id = fresh_sandbox.databricks.run_now(fresh_sandbox.databricks.create_job(job_settings()))
     hook = hook_factory()
     async with hook:
-        state = await hook.a_get_run_state(run_id)
+        first = await hook.a_get_run_state(run_id)
         run = await hook.a_get_run(run_id)
+        state = await hook.a_get_run_state(run_id)
+    assert (first.life_cycle_state, run["state"]["life_cycle_state"]) == ("PENDING", "RUNNING")
     assert state.is_successful
     assert [t["task_key"] for t in run["tasks"]] == ["ingest", "transform"]
     (call, *_) = fresh_sandbox.requests_to("databricks", "GET", "/api/2.2/jobs/runs/get")
@@ -551,10 +556,52 @@ def test_run_goes_pending_running_terminated(fresh_sandbox: Sandbox, dbx: httpx.
     assert run["number_in_job"] == 1
 
 
+def test_by_default_reads_move_a_run_on_and_looking_does_not(
+    fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
+) -> None:
+    dbx_sb = fresh_sandbox.databricks
+    assert (dbx_sb.run_duration, dbx_sb.run_ends_after_reads) == (0.0, 2)
+    run_id = dbx_sb.run_now(dbx_sb.create_job(job_settings()))
+    task_run = dbx_sb.get_run(run_id)["tasks"][1]["run_id"]
+
+    def life_cycle(of: int, **params: Any) -> str:
+        reply = dbx.get("/api/2.2/jobs/runs/get", params={"run_id": of, **params}).json()
+        return str(reply["state"]["life_cycle_state"])
+
+    def looked() -> str:  # the Python API and runs/list only look
+        listed = dbx.get("/api/2.2/jobs/runs/list").json()["runs"]
+        assert [r["state"] for r in listed] == [dbx_sb.get_run(run_id)["state"]]
+        return str(dbx_sb.runs[0]["state"]["life_cycle_state"])
+
+    assert looked() == "PENDING"
+    assert life_cycle(run_id) == "PENDING"
+    assert looked() == "PENDING"
+    assert life_cycle(task_run) == "RUNNING"  # a task run's read moves its run on too
+    assert looked() == "RUNNING"
+    run = dbx.get("/api/2.2/jobs/runs/get", params={"run_id": run_id}).json()
+    assert run["state"]["result_state"] == "SUCCESS"
+    assert run["end_time"] >= run["start_time"] > 0
+    assert [t["state"]["result_state"] for t in run["tasks"]] == ["SUCCESS", "SUCCESS"]
+    assert life_cycle(run_id) == "TERMINATED"
+
+    # A page_token read continues the same read: it does not move the run on.
+    dbx_sb.run_ends_after_reads = 1
+    paged = dbx_sb.run_now(dbx_sb.create_job(big_job(tasks=150, clusters=1)))
+    first = dbx.get("/api/2.2/jobs/runs/get", params={"run_id": paged}).json()
+    assert first["state"]["life_cycle_state"] == "PENDING"
+    more = life_cycle(paged, page_token=first["next_page_token"])
+    assert more == "PENDING"
+    assert life_cycle(paged) == "TERMINATED"
+
+    dbx_sb.run_ends_after_reads = 0  # the behaviour before: over at once
+    assert life_cycle(dbx_sb.run_now(dbx_sb.create_job(job_settings()))) == "TERMINATED"
+
+
 def test_failed_and_cancelled_runs(
     fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
     job_id = fresh_sandbox.databricks.create_job(job_settings())
+    fresh_sandbox.databricks.run_ends_after_reads = 0  # results at once, no reads needed
     fresh_sandbox.databricks.next_run_result = "FAILED"
     failed = fresh_sandbox.databricks.get_run(fresh_sandbox.databricks.run_now(job_id))
     assert failed["state"]["result_state"] == "FAILED"
@@ -574,6 +621,7 @@ def test_failed_and_cancelled_runs(
 def test_run_output_per_task(
     fresh_sandbox: Sandbox, dbx: httpx.Client, job_settings: Settings
 ) -> None:
+    fresh_sandbox.databricks.run_ends_after_reads = 0  # results at once, no reads needed
     multi = fresh_sandbox.databricks.run_now(fresh_sandbox.databricks.create_job(job_settings()))
     refused = dbx.get("/api/2.2/jobs/runs/get-output", params={"run_id": multi})
     assert "multiple tasks" in assert_databricks_error(refused, 400, "INVALID_PARAMETER_VALUE")

@@ -20,6 +20,7 @@ def _change_everything(sandbox: Sandbox, settings: dict[str, Any]) -> dict[str, 
     gradient.token_lifetime = 1.0
     databricks.next_run_result = "FAILED"
     databricks.run_duration = 60.0
+    databricks.run_ends_after_reads = 7
     sandbox.faults.inject("gradient", "GET", "/v1/projects", status=503, times=3)
     sandbox.faults.set_latency(0.01, "databricks")
     job_id = databricks.create_job(settings)
@@ -51,6 +52,7 @@ def _assert_default_behaviour(sandbox: Sandbox, token_lifetime: float) -> None:
     assert gradient.token_lifetime == token_lifetime
     assert databricks.next_run_result == "SUCCESS"
     assert databricks.run_duration == 0.0
+    assert databricks.run_ends_after_reads == 2
     assert sandbox.faults.pending == []
     assert sandbox.faults.latency("databricks") == 0.0
     assert sandbox.faults.latency("gradient") == 0.0

@@ -15,6 +15,7 @@ LOG_CONF = {"dbfs": {"destination": "dbfs:/cluster-logs/etl"}}
 
 
 def _job(sb: Sandbox, *, on_start: list[str], log_conf: bool = True) -> int:
+    sb.databricks.run_ends_after_reads = 0  # runs end when started: nobody polls them here
     cluster: dict[str, Any] = {
         "spark_version": "15.4.x-scala2.12",
         "node_type_id": "m5.xlarge",

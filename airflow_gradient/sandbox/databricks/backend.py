@@ -19,6 +19,9 @@ from airflow_gradient.sandbox.databricks.runs import RUN_RESULTS, Run, timeline
 from airflow_gradient.sandbox.databricks.views import run_view
 from airflow_gradient.sandbox.errors import NotFoundError, ValidationError
 
+RUN_ENDS_AFTER_READS = 2
+"""Default :attr:`DatabricksBackend.run_ends_after_reads`."""
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -39,7 +42,17 @@ class DatabricksBackend(DestinationsBackend):
         self.workspace_id = "1234567890123456"
         self.user_name = "sandbox@example.com"
         self.run_duration = 0.0
-        """Seconds a new run takes from PENDING to TERMINATED (0: done at once)."""
+        """Seconds a new run takes from PENDING to TERMINATED (0: reads move it on, see
+        :attr:`run_ends_after_reads`)."""
+        self.run_ends_after_reads = RUN_ENDS_AFTER_READS
+        """Reads a new run answers as active when ``run_duration`` is 0: ``runs/get`` of it or
+        of one of its task runs (the Python API and ``runs/list`` only look). The first read
+        finds it PENDING, the others RUNNING, the next one TERMINATED. 0: TERMINATED at once.
+
+        The default 2 serves both Airflow waits: a ``DatabricksWorkflowTaskGroup`` launch
+        reads the run twice (its page URL, then its state) and must find it started, not over;
+        a ``DatabricksRunNowOperator`` finds it RUNNING on its first state read and TERMINATED
+        one ``polling_period_seconds`` later."""
         self.next_run_result = "SUCCESS"
         """Result of runs started from now on: ``"SUCCESS"`` or ``"FAILED"``."""
         self._jobs: dict[int, dict[str, Any]] = {}
@@ -56,6 +69,7 @@ class DatabricksBackend(DestinationsBackend):
         ``keep_data``."""
         with self._lock:
             self.run_duration = 0.0
+            self.run_ends_after_reads = RUN_ENDS_AFTER_READS
             self.next_run_result = "SUCCESS"
             if keep_data:
                 return
@@ -186,6 +200,7 @@ class DatabricksBackend(DestinationsBackend):
             number_in_job=self._runs_per_job[job_id] if run_type == "JOB_RUN" else run_id,
             created=time.time(),
             duration=float(self.run_duration),
+            ends_after_reads=int(self.run_ends_after_reads),
             outcome=self.next_run_result,
             tasks=run_tasks,
             job_clusters=copy.deepcopy(job_clusters),
@@ -343,11 +358,20 @@ class DatabricksBackend(DestinationsBackend):
             return self._runs[parent], index
         return self._run(run_id), None
 
-    def run_or_task_view(self, run_id: int) -> tuple[dict[str, Any], int | None]:
-        """The view of a run, or of the parent run of a task run id and the task's index."""
+    def run_or_task_view(
+        self, run_id: int, *, read: bool = False
+    ) -> tuple[dict[str, Any], int | None]:
+        """The view of a run, or of the parent run of a task run id and the task's index.
+
+        :param read: count this as a read of the run (``runs/get``): see
+            :attr:`run_ends_after_reads`.
+        """
         with self._lock:
             run, index = self._lookup_run(run_id)
-            return self._view(run), index
+            now = time.time()
+            if read:
+                run.read(now)
+            return self._view(run, now), index
 
     @property
     def runs(self) -> list[dict[str, Any]]:

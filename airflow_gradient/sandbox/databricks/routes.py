@@ -214,7 +214,8 @@ class DatabricksRoutes(Service):
         run_id = as_int(params, "run_id")
         token = params.get("page_token") or ""
         page = decode_token(token, "run")["p"] if token else 0
-        view, index = self.backend.run_or_task_view(run_id)
+        # A later page continues the same read: only the first page moves the run on.
+        view, index = self.backend.run_or_task_view(run_id, read=not token)
         if index is not None:
             task = view["tasks"][index]
             view.update(

@@ -22,10 +22,10 @@ def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def template_sb() -> Iterator[Sandbox]:
-    """A fresh sandbox of this test's own whose Databricks runs finish at once: the secret scan
-    at teardown lists every token it issued, so nothing may carry over."""
+    """A fresh sandbox of this test's own, on the default run behaviour (reads move a run on:
+    PENDING, RUNNING, TERMINATED): the secret scan at teardown lists every token it issued, so
+    nothing may carry over."""
     with Sandbox() as sandbox:
-        sandbox.databricks.run_duration = 0.0
         yield sandbox
 
 

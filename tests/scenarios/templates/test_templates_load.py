@@ -19,6 +19,7 @@ TEMPLATES = {
         "gradient_submit_run_migration_setup",
         "gradient_submit_run_migration",
     ],
+    "gradient_workflow_group.py": ["gradient_workflow_group"],
 }
 
 
