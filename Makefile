@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-compat test-deployment test-browser deployment redis chromium lint \
+.PHONY: install test test-scenarios test-compat test-deployment test-browser deployment redis chromium lint \
 	typecheck pytest docs demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
@@ -28,8 +28,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The unit and sandbox tests (the inner loop). The end-to-end suites of tests/scenarios (whole
+# DAGs under `airflow dags test`, the fault matrix) are `make test-scenarios`.
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/scenarios
+
+test-scenarios: $(STAMP)
+	$(BIN)/pytest tests/scenarios
 
 test: lint typecheck pytest
 

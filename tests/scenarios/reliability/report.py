@@ -6,9 +6,9 @@ Every request of ``GradientApplyRecommendationOperator`` (token, project, recomm
 replies of ``jobs/update``), one at a time, against the sandbox, on a fresh job each time.
 Prints the table and writes it, with the guarantees it backs, into ``docs/reliability.md``.
 Exits 1 if any cell breaks a guarantee or its designed outcome. The same cells run in
-``make test`` (``tests/scenarios/reliability/test_fault_matrix.py``), which also checks that the doc
-shows the designed outcome of every cell. It is the reliability suite's report, so it lives
-with the suite (``make bench`` runs it too).
+``make test-scenarios`` (``tests/scenarios/reliability/test_fault_matrix.py``), which also
+checks that the doc shows the designed outcome of every cell. It is the reliability suite's
+report, so it lives with the suite (``make bench`` runs it too).
 
     .venv/bin/python tests/scenarios/reliability/report.py [--output PATH] [--no-write]
 
@@ -86,9 +86,10 @@ def render(results: list[Any], *, wall: float) -> str:
 
 What `GradientApplyRecommendationOperator` guarantees when a request fails or an input is
 wrong, and the evidence: a fault matrix (every request of the apply path broken one way at a
-time) and a corpus of bad inputs. Both run in `make test` (`tests/scenarios/reliability/`);
-the table at the end is written by `tests/scenarios/reliability/report.py`, and a test checks
-it still shows the designed outcome of every cell.
+time) and a corpus of bad inputs. Both run in `make test-scenarios`
+(`tests/scenarios/reliability/`); the table at the end is written by
+`tests/scenarios/reliability/report.py`, and a test checks it still shows the designed outcome
+of every cell.
 
 ## Guarantees
 
